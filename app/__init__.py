@@ -1,0 +1,1 @@
+"""What users touch: CLI, runners, UI, scheduler."""

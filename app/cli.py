@@ -1,0 +1,310 @@
+"""The `formcast` command line. Exit codes: 0 ok, 1 invalid task or failed run, 2 usage error."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from generators.diagnostics import Diagnostic, format_diagnostics
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _home() -> Path:
+    return Path(os.environ.get("FORMCAST_HOME", ".formcast")).resolve()
+
+
+def _open_catalog() -> Any:
+    from catalog.errors import CatalogError
+    from catalog.store import Catalog
+
+    try:
+        return Catalog.open()
+    except CatalogError as err:
+        raise click.ClickException(str(err)) from None
+
+
+def _load_task(path: str) -> Any:
+    from generators.loading import load_task_file
+
+    task, problems = load_task_file(path)
+    if task is None:
+        click.echo(f"{path}: the task config is invalid", err=True)
+        click.echo(format_diagnostics(problems), err=True)
+        sys.exit(EXIT_INVALID)
+    return task
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date: use YYYY-MM-DD, e.g. 2024-06-02") from None
+
+
+def _date_option(func: Any) -> Any:
+    return click.option("--date", "logical_date", metavar="YYYY-MM-DD",
+                        help="Logical date the task runs for (default: yesterday).")(func)
+
+
+def _env_option(func: Any) -> Any:
+    return click.option("--env", default="dev", show_default=True, metavar="ENV",
+                        help="Environment whose bindings are rendered (dev, prod, ...).")(func)
+
+
+def _engine_option(func: Any) -> Any:
+    return click.option("--engine", type=click.Choice(["spark", "flink"]), default=None,
+                        help="Engine to compile for (default: the task's engine).")(func)
+
+
+def _print_diagnostics(items: list[Diagnostic]) -> None:
+    if items:
+        click.echo(format_diagnostics(items), err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="formcast")
+def main() -> None:
+    """Formcast: data tasks as forms, compiled to optimized Spark SQL, run and scheduled."""
+
+
+# --- schema -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("kind", required=False)
+def schema(kind: str | None) -> None:
+    """Print the JSON Schema of task configs (of one KIND if given)."""
+    from generators.tasks import KINDS, TASK_ADAPTER
+
+    if kind is None:
+        document = TASK_ADAPTER.json_schema()
+    elif kind in KINDS:
+        document = KINDS[kind].model_json_schema()
+    else:
+        raise click.BadParameter(f"unknown kind '{kind}': one of {', '.join(KINDS)}", param_hint="KIND")
+    click.echo(json.dumps(document, indent=2))
+
+
+# --- catalog ------------------------------------------------------------------------------------
+
+
+@main.group("catalog")
+def catalog_group() -> None:
+    """Register, import and inspect logical tables."""
+
+
+@catalog_group.command("add")
+@click.argument("file", type=click.Path(dir_okay=False))
+def catalog_add(file: str) -> None:
+    """Register the tables defined in a JSON or YAML FILE."""
+    from catalog.errors import CatalogError
+    from catalog.loader import load_table_specs
+
+    try:
+        specs = load_table_specs(file)
+        with _open_catalog() as store:
+            store.register_many(specs)
+    except CatalogError as err:
+        click.echo(str(err), err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"registered {len(specs)} table(s): {', '.join(s.name for s in specs)}")
+
+
+@catalog_group.command("infer")
+@click.argument("path", type=click.Path())
+@click.option("--name", required=True, metavar="NS.TABLE", help="Logical name to register.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "json"]), default=None)
+def catalog_infer(path: str, name: str, fmt: str | None) -> None:
+    """Infer a table's schema from a data file or folder at PATH and register it."""
+    from catalog.errors import CatalogError
+    from catalog.infer import infer_table
+
+    try:
+        spec = infer_table(path, name, format=fmt)
+        with _open_catalog() as store:
+            store.register(spec)
+    except CatalogError as err:
+        click.echo(str(err), err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"registered {spec.name} ({len(spec.columns)} columns"
+               + (f", partitioned by {', '.join(spec.partition_by)}" if spec.partition_by else "") + ")")
+
+
+@catalog_group.command("reflect")
+@click.argument("url")
+@click.option("--schema", "db_schema", default=None, help="Database schema to reflect.")
+@click.option("--namespace", default=None, help="Logical namespace (default: the schema or database name).")
+def catalog_reflect(url: str, db_schema: str | None, namespace: str | None) -> None:
+    """Register every table of the database at URL (any SQLAlchemy URL)."""
+    from catalog.errors import CatalogError
+    from catalog.reflect import reflect_database
+
+    try:
+        specs = reflect_database(url, schema=db_schema, namespace=namespace)
+        specs = specs[0] if isinstance(specs, tuple) else specs
+        with _open_catalog() as store:
+            store.register_many(specs)
+    except CatalogError as err:
+        click.echo(str(err), err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"registered {len(specs)} table(s): {', '.join(s.name for s in specs)}")
+
+
+@catalog_group.command("list")
+@click.option("--namespace", default=None)
+@click.option("--search", default=None, help="Match names, descriptions and column names.")
+def catalog_list(namespace: str | None, search: str | None) -> None:
+    """List registered tables."""
+    with _open_catalog() as store:
+        for spec in store.list_tables(namespace=namespace, search=search):
+            envs = sorted({f"{e}/{v}" for e, envs in spec.bindings.items() for v in envs})
+            click.echo(f"{spec.name:<36} {len(spec.columns):>3} cols  {' '.join(envs)}")
+
+
+@catalog_group.command("show")
+@click.argument("name")
+def catalog_show(name: str) -> None:
+    """Show one table's definition as JSON."""
+    with _open_catalog() as store:
+        spec = store.get_table(name)
+        if spec is None:
+            from generators.expressions import suggest
+
+            hint = suggest(name, store.table_names())
+            click.echo(f"table '{name}' is not in the catalog" + (f"; {hint}" if hint else ""), err=True)
+            sys.exit(EXIT_INVALID)
+    click.echo(json.dumps(spec.model_dump(mode="json", exclude_defaults=True), indent=2))
+
+
+# --- validate / compile ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("task_file", metavar="TASK.json", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--deep", is_flag=True, help="Also ask local Spark to analyze the plan (no job runs).")
+@_engine_option
+@_env_option
+@_date_option
+def validate(task_file: str, fmt: str, deep: bool, engine: str | None, env: str, logical_date: str | None) -> None:
+    """Check a task config against its schema and the catalog; report every problem with its field."""
+    from generators.compile import Compiler
+    from generators.loading import load_task_file
+
+    task, problems = load_task_file(task_file)
+    items = list(problems)
+    if task is not None:
+        with _open_catalog() as store:
+            compiled = Compiler(store).compile(task, engine=engine, env=env, logical_date=_parse_date(logical_date))
+            items = list(compiled.diagnostics)
+            if deep and compiled.ok:
+                from app.deep import analyze
+
+                items.extend(analyze(compiled))
+    errors = [d for d in items if d.severity == "error"]
+    if fmt == "json":
+        click.echo(json.dumps({"file": task_file, "valid": not errors,
+                               "diagnostics": [d.as_dict() for d in items]}, indent=2))
+    else:
+        if items:
+            click.echo(format_diagnostics(items))
+        click.echo(f"{task_file}: {'invalid' if errors else 'valid'} "
+                   f"({len(errors)} error(s), {len(items) - len(errors)} warning(s))")
+    sys.exit(EXIT_INVALID if errors else EXIT_OK)
+
+
+@main.command("compile")
+@click.argument("task_file", metavar="TASK.json", type=click.Path(dir_okay=False))
+@_engine_option
+@_env_option
+@_date_option
+@click.option("--no-optimize", is_flag=True, help="Emit the SQL as templated, without sqlglot's optimizer.")
+def compile_command(task_file: str, engine: str | None, env: str, logical_date: str | None, no_optimize: bool
+                    ) -> None:
+    """Print the complete SQL script for a task on stdout."""
+    from generators.compile import Compiler
+
+    task = _load_task(task_file)
+    with _open_catalog() as store:
+        compiled = Compiler(store).compile(task, engine=engine, env=env, logical_date=_parse_date(logical_date),
+                                           optimize=not no_optimize)
+    _print_diagnostics(compiled.diagnostics)
+    if not compiled.ok:
+        sys.exit(EXIT_INVALID)
+    click.echo(compiled.script, nl=False)
+
+
+# --- run ------------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("task_file", metavar="TASK.json", type=click.Path(dir_okay=False))
+@_env_option
+@_date_option
+@click.option("--preview", "preview_rows", type=click.IntRange(min=0), default=0,
+              help="After writing, print the first N rows of what was written.")
+@click.option("--dry-run", is_flag=True, help="Preview the result on local Spark without writing anything.")
+def run(task_file: str, env: str, logical_date: str | None, preview_rows: int, dry_run: bool) -> None:
+    """Run a task on Spark (local[*], or FORMCAST_SPARK_MASTER) and record the run."""
+    from app import runs
+    from generators.compile import Compiler
+
+    task = _load_task(task_file)
+    day = _parse_date(logical_date)
+    emit = lambda line: click.echo(line, err=True)  # noqa: E731 - progress goes to stderr
+    with _open_catalog() as store:
+        compiler = Compiler(store)
+        if dry_run:
+            result = runs.preview(compiler, task, env=env, logical_date=day, limit=preview_rows or 20, emit=emit)
+        else:
+            result = runs.run(compiler, task, store, env=env, logical_date=day, preview_rows=preview_rows, emit=emit)
+    _print_diagnostics(result.diagnostics)
+    if result.status != "succeeded":
+        click.echo(f"{task.name}: {result.status}" + (f": {result.error}" if result.error else ""), err=True)
+        sys.exit(EXIT_INVALID)
+    if result.preview:
+        runs.print_rows(result.preview, result.columns)
+    written = f"{result.rows_written} row(s) written, " if result.rows_written is not None else ""
+    click.echo(f"{task.name}: succeeded ({written}{result.seconds:.1f} s, run {result.run_id or 'preview'})")
+
+
+@main.command("runs")
+@click.option("--task", default=None)
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+def runs_command(task: str | None, limit: int) -> None:
+    """Show the run history."""
+    with _open_catalog() as store:
+        for record in store.runs(task=task, limit=limit):
+            click.echo(f"{record.id[:12]}  {record.task:<28} {record.env:<5} {record.logical_date or '-':<10} "
+                       f"{record.status:<9} rows={record.rows_written if record.rows_written is not None else '-'}"
+                       + (f"  {record.error}" if record.error else ""))
+
+
+# --- demo -----------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--days", type=click.IntRange(1, 60), default=3, show_default=True)
+def demo(days: int) -> None:
+    """Seed the demo catalog and sample data under FORMCAST_HOME."""
+    from app.demo import register_demo, seed_demo
+
+    home = _home()
+    info = seed_demo(home, days=days)
+    with _open_catalog() as store:
+        register_demo(store, info)
+    click.echo(f"demo seeded in {home}: {len(info.tables)} tables; try: formcast run examples/daily_active_users.json"
+               " --date 2024-06-02 --preview 10")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Engine runners. Heavy engines (pyspark, pyflink) are imported lazily, only here."""

@@ -1,0 +1,1 @@
+"""Formcast generators: task kinds, compile pipeline, dialects, validation."""

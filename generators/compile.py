@@ -1,0 +1,479 @@
+"""The compile pipeline: config → validated plan → templated SQL → optimized SQL → complete script.
+
+validate (Pydantic) → resolve tables and columns against the catalog → render the kind's template
+→ parse with sqlglot → structural checks → optimize (falling back to the unoptimized query with a
+warning) → align with the target's schema → map logical to physical names for the engine and env
+→ generate the engine's dialect → render the script (views, target DDL, INSERT).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, SqlglotError, TokenError
+from sqlglot.optimizer import optimizer
+
+from catalog.spec import TableSpec
+from catalog.types import InvalidType, TypeFamily, parse_type
+from generators.checks import check_query_structure
+from generators.context import CatalogReader, Columns, PlanContext, Relation, family_of
+from generators.diagnostics import Diagnostic, Diagnostics, join_path
+from generators.physical import (
+    SPARK_SOURCE_KINDS,
+    SPARK_TARGET_KINDS,
+    PhysicalTable,
+    ProdLocations,
+    check_binding,
+    spark_source,
+    spark_target,
+)
+from generators.planners import PLANNERS, Plan, plan_sync
+from generators.tasks import ChainedTask, SqlTask, SyncTask, Task
+from generators.templating import quote_table, render_string, render_template
+
+OPTIMIZER_RULES = tuple(rule for rule in optimizer.RULES if rule.__name__ != "canonicalize")
+
+
+@dataclass
+class CompiledTask:
+    task: Task
+    engine: str
+    env: str
+    logical_date: date
+    diagnostics: list[Diagnostic]
+    query: str = ""  # the optimized SELECT, physical names, engine dialect
+    logical_query: str = ""  # the SELECT over logical names, before optimization
+    script: str = ""  # the complete script: views, target DDL, INSERT
+    setup: str = ""  # the script's first part: settings and source views (what a preview needs)
+    output_columns: list[tuple[str, str | None]] = field(default_factory=list)
+    sources: list[PhysicalTable] = field(default_factory=list)
+    target: PhysicalTable | None = None
+    target_spec: TableSpec | None = None
+    static_partition: dict[str, str] = field(default_factory=dict)
+    optimized: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    def statements(self) -> list[str]:
+        """The script split into statements, comments dropped, ready to execute one by one."""
+        return split_statements(self.script)
+
+    def setup_statements(self) -> list[str]:
+        return split_statements(self.setup)
+
+
+def config_hash(task: Task) -> str:
+    payload = json.dumps(task.model_dump(mode="json"), sort_keys=True).encode()
+    return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def default_logical_date() -> date:
+    """Daily batches process yesterday by default, as schedulers do."""
+    return date.today() - timedelta(days=1)
+
+
+class Compiler:
+    """Compiles tasks against one catalog; caches what is shared between compiles."""
+
+    def __init__(self, catalog: CatalogReader) -> None:
+        self.catalog = catalog
+        self._prod = ProdLocations(catalog)
+
+    def compile(
+        self,
+        task: Task,
+        *,
+        engine: str | None = None,
+        env: str = "dev",
+        logical_date: date | None = None,
+        optimize: bool = True,
+        sink_location: str | None = None,
+    ) -> CompiledTask:
+        engine = engine or task.engine
+        logical_date = logical_date or default_logical_date()
+        diagnostics = Diagnostics(overrides=dict(task.lint))
+        from generators.templating import date_variables
+
+        ctx = PlanContext(self.catalog, engine, date_variables(logical_date, task.params), diagnostics)
+        result = CompiledTask(task, engine, env, logical_date, diagnostics.items)
+        if engine != "spark":
+            diagnostics.add("engine", "invalid-config", f"engine '{engine}' is not available in this build",
+                            "use engine = spark")
+            return result
+
+        target_spec = self._resolve_target(task, ctx)
+        result.target_spec = target_spec
+        logical_sql = self._logical_query(task, ctx, target_spec)
+        if logical_sql is None or not diagnostics.ok:
+            return result
+
+        query = self._parse(logical_sql, ctx, task)
+        if query is None:
+            return result
+        check_query_structure(query, task, ctx)
+        static = self._static_partition(task, ctx, target_spec)
+        schema = _schema(ctx.tables)
+        optimized, output = self._optimize(query, schema, ctx, optimize)
+        if target_spec is not None:
+            optimized = self._align_with_target(optimized, output, target_spec, static, task, ctx, schema, optimize)
+            if task.target.write_mode == "upsert" and optimized is not None:
+                optimized = self._upsert(optimized, target_spec, task, ctx, schema, optimize)
+        if optimized is None or not diagnostics.ok:
+            return result
+
+        sources, target = self._physical(task, ctx, target_spec, env, sink_location)
+        if not diagnostics.ok or target is None:
+            return result
+        physical_query = _replace_tables(optimized, {s.logical: s.name for s in sources})
+        result.logical_query = optimized.sql(dialect=engine, pretty=True)
+        result.query = physical_query.sql(dialect=engine, pretty=True)
+        result.output_columns = [(s.alias_or_name, _type_name(s)) for s in physical_query.selects]
+        result.sources, result.target, result.static_partition = sources, target, static
+        result.optimized = optimize and not any(d.rule == "optimizer-fallback" for d in diagnostics.items)
+        result.script, result.setup = self._script(result, task, ctx, target_spec)
+        return result
+
+    # --- stages --------------------------------------------------------------------------------
+
+    def _resolve_target(self, task: Task, ctx: PlanContext) -> TableSpec | None:
+        spec = ctx.catalog.get_table(task.target.table)
+        if spec is None:
+            ctx.table_relation(task.target.table, "target.table")  # reports with a suggestion
+            return None
+        if task.target.write_mode == "upsert" and not spec.primary_key:
+            ctx.diagnostics.add("target.write_mode", "upsert-needs-primary-key",
+                                f"upsert needs a primary key on {spec.name}, which has none",
+                                "declare primary_key in the catalog, or use append/overwrite")
+        return spec
+
+    def _logical_query(self, task: Task, ctx: PlanContext, target: TableSpec | None) -> str | None:
+        if isinstance(task, SqlTask):
+            return self._render_sql_task(task, ctx)
+        source = ctx.table_relation(task.source, "source")
+        if source is None:
+            return None
+        if isinstance(task, ChainedTask):
+            return self._chained(task, source, ctx)
+        if isinstance(task, SyncTask):
+            target_cols = _target_data_columns(target, task) if target is not None else None
+            plan = plan_sync(task, source, "", ctx, target_columns=target_cols)
+        else:
+            plan = PLANNERS[task.kind](task, source, "", ctx)
+        if not ctx.diagnostics.ok:
+            return None
+        return render_template(ctx.engine, task.kind, **plan.template_context)
+
+    def _chained(self, task: ChainedTask, source: Relation, ctx: PlanContext) -> str | None:
+        rendered: list[dict[str, str]] = []
+        previous = source
+        plan: Plan | None = None
+        for i, step in enumerate(task.steps):
+            path = join_path("steps", i)
+            reads = step.input
+            if reads is None:
+                relation: Relation | None = previous
+            elif reads in ctx.steps:
+                relation = ctx.steps[reads]
+            elif "." in reads:
+                relation = ctx.table_relation(reads, join_path(path, "input"))
+            else:
+                ctx.diagnostics.add(join_path(path, "input"), "unknown-table",
+                                    f"'{reads}' is neither an earlier step nor a logical table",
+                                    "earlier steps: " + (", ".join(ctx.steps) or "none"))
+                relation = None
+            if relation is None:
+                continue
+            plan = PLANNERS[step.kind](step, relation, path, ctx)
+            if ctx.diagnostics.ok:
+                sql = render_template(ctx.engine, step.kind, **plan.template_context)
+                rendered.append({"name": step.name, "sql": sql})
+            previous = Relation(step.name, ctx.ident(step.name), plan.columns)
+            ctx.steps[step.name] = previous
+        if not ctx.diagnostics.ok or plan is None:
+            return None
+        return render_template(ctx.engine, "chained", steps=rendered, columns=list(previous.columns),
+                               output=previous.name)
+
+    def _render_sql_task(self, task: SqlTask, ctx: PlanContext) -> str | None:
+        def ref(name: str) -> str:
+            relation = ctx.table_relation(str(name), "sql")
+            return relation.ref_sql if relation else quote_table(str(name), ctx.dialect)
+
+        variables = {**ctx.variables, "ref": ref}
+        try:
+            return render_string(task.sql, variables)
+        except Exception as err:  # any Jinja error is the user's template's, not ours
+            ctx.diagnostics.add("sql", "template-error", f"template error: {err}",
+                                "use {{ ref('namespace.table') }}, {{ ds }}, {{ params.x }}")
+            return None
+
+    def _parse(self, sql: str, ctx: PlanContext, task: Task) -> exp.Query | None:
+        path = "sql" if isinstance(task, SqlTask) else ""
+        try:
+            statements = [s for s in sqlglot.parse(sql, read=ctx.dialect) if s is not None]
+        except (ParseError, TokenError) as err:
+            ctx.diagnostics.add(path, "invalid-expression", f"the SQL does not parse: {str(err).splitlines()[0]}")
+            return None
+        if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+            ctx.diagnostics.add(path, "forbidden-expression", "a task's SQL is exactly one SELECT query",
+                                "remove other statements; the INSERT is generated from 'target'")
+            return None
+        query = statements[0]
+        if isinstance(task, SqlTask):
+            for table in query.find_all(exp.Table):
+                if table.db and f"{table.db}.{table.name}".lower() not in ctx.tables and table.name:
+                    ctx.diagnostics.add("sql", "unknown-table",
+                                        f"'{table.db}.{table.name}' is read without ref(): it would bypass the catalog",
+                                        f"write {{{{ ref('{table.db}.{table.name}') }}}}")
+        return query
+
+    def _optimize(
+        self, query: exp.Query, schema: dict[str, Any], ctx: PlanContext, optimize: bool
+    ) -> tuple[exp.Query, Columns]:
+        try:
+            if optimize:
+                result = optimizer.optimize(query, schema=schema, dialect=ctx.dialect, rules=OPTIMIZER_RULES)
+            else:
+                result = optimizer.optimize(query, schema=schema, dialect=ctx.dialect,
+                                            rules=(optimizer.qualify, optimizer.annotate_types))
+        except (SqlglotError, RecursionError, ValueError, KeyError) as err:
+            path = "sql" if isinstance(ctx, SqlTask) else ""
+            message = str(err).splitlines()[0] if str(err) else type(err).__name__
+            if "Column" in message and "could not be resolved" in message:
+                ctx.diagnostics.add(path or "sql", "unknown-column", message)
+                return query, {}
+            ctx.diagnostics.add(path, "optimizer-fallback", f"optimizer failed, the unoptimized SQL is used: {message}")
+            result = query
+        output: Columns = {s.alias_or_name: _type_name(s) for s in result.selects}
+        return result, output  # type: ignore[return-value]
+
+    def _static_partition(self, task: Task, ctx: PlanContext, target: TableSpec | None) -> dict[str, str]:
+        static: dict[str, str] = {}
+        for key, value in task.target.partition.items():
+            path = join_path("target", "partition", key)
+            if target is not None and key.lower() not in {p.lower() for p in target.partition_by}:
+                ctx.diagnostics.add(path, "target-schema-mismatch", f"{target.name} is not partitioned by '{key}'",
+                                    "partition columns: " + (", ".join(target.partition_by) or "none"))
+                continue
+            rendered = ctx.render(value, path)
+            if rendered is not None:
+                static[key] = rendered
+        return static
+
+    def _align_with_target(
+        self, query: exp.Query, output: Columns, target: TableSpec, static: dict[str, str], task: Task,
+        ctx: PlanContext, schema: dict[str, Any], optimize: bool,
+    ) -> exp.Query | None:
+        """Select the target's columns in the target's order, casting where types differ."""
+        if any(isinstance(s, exp.Star) for s in query.selects):
+            return query
+        produced = {name.lower(): name for name in output}
+        static_keys = {k.lower() for k in static}
+        partition = [p.lower() for p in target.partition_by]
+        ordered = [c for c in target.columns if c.name.lower() not in partition] + [
+            c for p in target.partition_by if (c := target.column(p)) is not None
+        ]
+        projections: list[exp.Expr] = []
+        ok = True
+        for column in ordered:
+            if column.name.lower() in static_keys:
+                continue
+            name = produced.get(column.name.lower())
+            if name is None:
+                if column.nullable:
+                    ctx.diagnostics.add("target.table", "target-schema-mismatch",
+                                        f"the result has no column '{column.name}'; {target.name} gets NULL there",
+                                        "produce it, or silence this with lint: {target-schema-mismatch: off}")
+                    projections.append(exp.alias_(exp.cast(exp.null(), column.type, dialect="spark"), column.name,
+                                                  quoted=True))
+                    continue
+                ctx.diagnostics.add("target.table", "target-schema-mismatch",
+                                    f"the result has no column '{column.name}', which {target.name} requires",
+                                    "result columns: " + ", ".join(output))
+                ok = False
+                continue
+            produced_type = output.get(name)
+            expr: exp.Expr = exp.column(name, table="__fc_out", quoted=True)
+            if produced_type and produced_type != column.type:
+                pf, tf = family_of(produced_type), family_of(column.type)
+                if TypeFamily.UNKNOWN not in (pf, tf) and pf != tf and not _castable(pf, tf):
+                    ctx.diagnostics.add("target.table", "target-schema-mismatch",
+                                        f"column '{column.name}' is {produced_type} "
+                                        f"but {target.name} stores {column.type}",
+                                        f"cast it to {column.type} in the task")
+                    ok = False
+                    continue
+                expr = exp.cast(expr, column.type, dialect="spark")
+            projections.append(exp.alias_(expr, column.name, quoted=True))
+        extra = [n for n in output if n.lower() not in {c.name.lower() for c in target.columns}]
+        if extra:
+            ctx.diagnostics.add("target.table", "target-schema-mismatch",
+                                f"{target.name} has no column(s) {', '.join(extra)}",
+                                "add them to the table in the catalog, or drop them from the task")
+            ok = False
+        if not ok:
+            return None
+        if _is_identity(projections, output):
+            return query
+        wrapped = exp.select(*projections).from_(query.subquery("__fc_out"))
+        if not optimize:
+            return wrapped
+        aligned, _ = self._optimize(wrapped, schema, ctx, optimize)
+        return aligned
+
+    def _upsert(self, query: exp.Query, target: TableSpec, task: Task, ctx: PlanContext, schema: dict[str, Any],
+                optimize: bool) -> exp.Query | None:
+        current = ctx.table_relation(target.name, "target.table")
+        if current is None:
+            return None
+        columns = [s.alias_or_name for s in query.selects]
+        sql = render_template(ctx.engine, "upsert", new_rows=query.sql(dialect=ctx.dialect), current=current.ref_sql,
+                              columns=columns, keys=target.primary_key)
+        parsed = self._parse(sql, ctx, task)
+        if parsed is None:
+            return None
+        result, _ = self._optimize(parsed, _schema(ctx.tables), ctx, optimize)
+        return result
+
+    def _physical(
+        self, task: Task, ctx: PlanContext, target_spec: TableSpec | None, env: str, sink_location: str | None
+    ) -> tuple[list[PhysicalTable], PhysicalTable | None]:
+        sources: list[PhysicalTable] = []
+        for name, spec in ctx.tables.items():
+            path = ctx.table_paths.get(name, "source")
+            binding = check_binding(spec, ctx.engine, env, path, SPARK_SOURCE_KINDS, "source", ctx.diagnostics)
+            if binding is not None:
+                sources.append(spark_source(spec, binding))
+        if target_spec is None:
+            return sources, None
+        binding = check_binding(target_spec, ctx.engine, env, "target.table", SPARK_TARGET_KINDS, "target",
+                                ctx.diagnostics)
+        if binding is None:
+            return sources, None
+        if env != "prod":
+            owner = self._prod.owner_of(binding.physical_id())
+            if owner is not None:
+                ctx.diagnostics.add("target.table", "env-isolation",
+                                    f"the {env} binding of {target_spec.name} points at the prod location of {owner}",
+                                    f"give {target_spec.name} a {env} binding of its own")
+                return sources, None
+        return sources, spark_target(target_spec, binding, sink_location)
+
+    def _script(self, result: CompiledTask, task: Task, ctx: PlanContext, target: TableSpec | None
+                ) -> tuple[str, str]:
+        assert result.target is not None and target is not None
+        mode = task.target.write_mode
+        dynamic = [p for p in target.partition_by if p.lower() not in {k.lower() for k in result.static_partition}]
+        partition: list[tuple[str, str | None]] = []
+        if result.static_partition:
+            partition = [(k, v) for k, v in result.static_partition.items()] + [(p, None) for p in dynamic]
+        settings = []
+        if mode == "overwrite_partition" and target.partition_by:
+            settings.append(("spark.sql.sources.partitionOverwriteMode", "dynamic"))
+        context = {
+            "task_name": task.name, "env": result.env, "ds": ctx.variables["ds"], "settings": settings,
+            "sources": [s.ddl for s in result.sources if s.ddl.get("kind") in ("file", "jdbc")],
+            "target": result.target.ddl, "overwrite": mode != "append", "partition": partition,
+            "query": result.query,
+        }
+        script = render_template(ctx.engine, "script", **context) + "\n"
+        return script, render_template(ctx.engine, "sources", **context)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _schema(tables: dict[str, TableSpec]) -> dict[str, Any]:
+    schema: dict[str, dict[str, dict[str, str]]] = {}
+    for spec in tables.values():
+        schema.setdefault(spec.namespace, {})[spec.short_name] = {c.name: c.type for c in spec.columns}
+    return schema
+
+
+def _type_name(node: exp.Expr) -> str | None:
+    data_type = node.type
+    if data_type is None or data_type.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
+        return None
+    try:
+        return parse_type(data_type.sql(dialect="spark")).sql(dialect="spark").lower()
+    except InvalidType:
+        return None
+
+
+def _castable(produced: TypeFamily, target: TypeFamily) -> bool:
+    """Implicit casts a user would expect: anything to string, numbers and dates to each other's text."""
+    return target == TypeFamily.STRING or (produced, target) in {
+        (TypeFamily.STRING, TypeFamily.TEMPORAL),
+        (TypeFamily.TEMPORAL, TypeFamily.TEMPORAL),
+    }
+
+
+def _is_identity(projections: list[exp.Expr], output: Columns) -> bool:
+    """True when the aligned projection would select the result's columns unchanged, in order."""
+    if len(projections) != len(output):
+        return False
+    for projection, name in zip(projections, output, strict=True):
+        inner = projection.this if isinstance(projection, exp.Alias) else projection
+        if not isinstance(inner, exp.Column) or inner.name != name or projection.alias_or_name != name:
+            return False
+    return True
+
+
+def _target_data_columns(target: TableSpec, task: SyncTask) -> Columns:
+    return {c.name: c.type for c in target.columns}
+
+
+def _replace_tables(query: exp.Query, mapping: dict[str, str]) -> exp.Query:
+    """Swap logical `ns.table` references for the physical names of the chosen binding."""
+    lowered = {k.lower(): v for k, v in mapping.items()}
+
+    def swap(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Table) and node.db:
+            physical = lowered.get(f"{node.db}.{node.name}".lower())
+            if physical is not None:
+                parts = physical.split(".")
+                replacement = exp.table_(
+                    parts[-1], db=parts[-2] if len(parts) > 1 else None,
+                    catalog=parts[-3] if len(parts) > 2 else None, quoted=True,
+                )
+                if node.args.get("alias"):
+                    replacement.set("alias", node.args["alias"].copy())
+                return replacement
+        return node
+
+    return query.transform(swap)
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a generated script on statement boundaries using sqlglot's tokenizer, not on ';' in text."""
+    from sqlglot.tokens import Tokenizer, TokenType
+
+    statements: list[str] = []
+    start = 0
+    for token in Tokenizer().tokenize(script):
+        if token.token_type == TokenType.SEMICOLON:
+            text = _strip_comments(script[start:token.start])
+            if text:
+                statements.append(text)
+            start = token.end + 1
+    tail = _strip_comments(script[start:])
+    if tail:
+        statements.append(tail)
+    return statements
+
+
+def _strip_comments(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if not line.strip().startswith("--")]
+    return "\n".join(lines).strip()

@@ -1,0 +1,106 @@
+"""The sandboxed Jinja environment that renders SQL templates and user-typed Jinja.
+
+Templates receive identifiers and values only through the `ident` and `literal` filters, which
+quote with sqlglot for the target dialect; user expressions arrive already parsed and regenerated
+by sqlglot. StrictUndefined turns a missing variable into an error instead of empty SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from sqlglot import exp
+
+from templates import TEMPLATES_DIR
+
+
+def quote_identifier(name: str, dialect: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql(dialect=dialect)
+
+
+def quote_table(name: str, dialect: str) -> str:
+    """`ns.table` (or `db.table`, `cat.db.table`) with each part quoted."""
+    parts = name.split(".")
+    table = exp.table_(
+        parts[-1],
+        db=parts[-2] if len(parts) > 1 else None,
+        catalog=parts[-3] if len(parts) > 2 else None,
+        quoted=True,
+    )
+    return table.sql(dialect=dialect)
+
+
+def quote_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return exp.Boolean(this=value).sql()
+    if isinstance(value, int | float):
+        return exp.Literal.number(value).sql()
+    return exp.Literal.string(str(value)).sql()
+
+
+@pass_context
+def _ident(context: Context, name: str) -> str:
+    return quote_identifier(str(name), context["dialect"])
+
+
+@pass_context
+def _table(context: Context, name: str) -> str:
+    return quote_table(str(name), context["dialect"])
+
+
+def _literal(value: Any) -> str:
+    return quote_literal(value)
+
+
+@lru_cache(maxsize=1)
+def environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+    env.filters["ident"] = _ident
+    env.filters["table"] = _table
+    env.filters["literal"] = _literal
+    return env
+
+
+def render_template(engine: str, name: str, **context: Any) -> str:
+    """Render `<engine>/<name>.sql.j2`, or `common/<name>.sql.j2` when the engine has no override."""
+    env = environment()
+    template = env.select_template([f"{engine}/{name}.sql.j2", f"common/{name}.sql.j2"])
+    macros = env.select_template([f"{engine}/macros.sql.j2", "common/macros.sql.j2"])
+    context.setdefault("dialect", engine)
+    context["m"] = macros.make_module({"dialect": context["dialect"]})
+    return template.render(context).strip()
+
+
+def render_string(text: str, variables: dict[str, Any]) -> str:
+    """Render user-typed Jinja (filters, partition values, raw SQL) in the sandbox."""
+    if "{" not in text:
+        return text
+    return environment().from_string(text).render(variables)
+
+
+def date_variables(logical_date: date, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Variables bound to a task instance's logical date (Airflow's names, which users know)."""
+    start = datetime.combine(logical_date, time.min)
+    return {
+        "ds": logical_date.isoformat(),
+        "ds_nodash": logical_date.strftime("%Y%m%d"),
+        "ts": start.isoformat(),
+        "ts_nodash": start.strftime("%Y%m%dT%H%M%S"),
+        "prev_ds": (logical_date - timedelta(days=1)).isoformat(),
+        "next_ds": (logical_date + timedelta(days=1)).isoformat(),
+        "ds_month": logical_date.strftime("%Y-%m"),
+        "ds_year": logical_date.strftime("%Y"),
+        "params": dict(params or {}),
+    }
