@@ -315,6 +315,11 @@ class Compiler:
                                         f"cast it to {column.type} in the task")
                     ok = False
                     continue
+                if _narrows(produced_type, column.type):
+                    ctx.diagnostics.add("target.table", "lossy-cast",
+                                        f"column '{column.name}' is {produced_type}; writing it into "
+                                        f"{column.type} drops the fraction",
+                                        f"round it explicitly, or store it as {produced_type}")
                 expr = exp.cast(expr, column.type, dialect="spark")
             projections.append(exp.alias_(expr, column.name, quoted=True))
         extra = [n for n in output if n.lower() not in {c.name.lower() for c in target.columns}]
@@ -410,6 +415,15 @@ def _type_name(node: exp.Expr) -> str | None:
         return parse_type(data_type.sql(dialect="spark")).sql(dialect="spark").lower()
     except InvalidType:
         return None
+
+
+def _narrows(produced: str, target: str) -> bool:
+    """Fractional numbers written into an integer column lose their fraction."""
+    fractional = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT, exp.DataType.Type.DECIMAL}
+    try:
+        return parse_type(produced).this in fractional and parse_type(target).this in exp.DataType.INTEGER_TYPES
+    except InvalidType:
+        return False
 
 
 def _castable(produced: TypeFamily, target: TypeFamily) -> bool:

@@ -22,6 +22,7 @@ RULES: dict[str, SeverityLevel] = {
     "cartesian-join": "error",
     "select-star-into-sink": "warning",
     "target-schema-mismatch": "error",
+    "lossy-cast": "warning",
     "missing-binding": "error",
     "env-isolation": "error",
     "upsert-needs-primary-key": "error",

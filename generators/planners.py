@@ -334,10 +334,8 @@ def plan_derive(body: DeriveTask | DeriveStep, source: Relation, path: str, ctx:
         scope[column.name] = type_sql
         names.append((column.name, join_path(c_path, "name")))
     order_scope = {**cols, **out}
+    # ORDER BY names output columns (derived ones included): SQL resolves them as select aliases.
     order = _order_items(ctx, body.order_by, join_path(path, "order_by"), order_scope)
-    for item in order:  # ORDER BY may name derived columns: order by their expressions
-        node = replace_columns(parse_expression(item["sql"], ctx.dialect), derived_nodes)
-        item["sql"] = ctx.sql(node)
     return Plan(
         {"source": source.ref_sql, "columns": projections, "order_by": order, "limit": body.limit,
          "filter": _filter(ctx, body.filter, join_path(path, "filter"), source)},

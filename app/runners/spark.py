@@ -5,6 +5,7 @@ One SparkSession per process (JVM start costs ~10 s), created on first use and k
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -59,6 +60,8 @@ def get_session() -> SparkSession:
             )
             _SESSION = builder.getOrCreate()
             _SESSION.sparkContext.setLogLevel("ERROR")
+            # Errors reach the user once, as EngineError; PySpark would also log each with its JVM trace.
+            logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
         return _SESSION
 
 
