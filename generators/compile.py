@@ -19,23 +19,16 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer import optimizer
 
+import generators.dialects.flink  # noqa: F401 - registers the "flink" dialect with sqlglot
 from catalog.spec import TableSpec
 from catalog.types import InvalidType, TypeFamily, parse_type
 from generators.checks import check_query_structure
 from generators.context import CatalogReader, Columns, PlanContext, Relation, family_of
 from generators.diagnostics import Diagnostic, Diagnostics, join_path
-from generators.physical import (
-    SPARK_SOURCE_KINDS,
-    SPARK_TARGET_KINDS,
-    PhysicalTable,
-    ProdLocations,
-    check_binding,
-    spark_source,
-    spark_target,
-)
+from generators.physical import ADAPTERS, PhysicalTable, ProdLocations, check_binding
 from generators.planners import PLANNERS, Plan, plan_sync
 from generators.tasks import ChainedTask, SqlTask, SyncTask, Task
-from generators.templating import quote_table, render_string, render_template
+from generators.templating import date_variables, quote_table, render_string, render_template
 
 OPTIMIZER_RULES = tuple(rule for rule in optimizer.RULES if rule.__name__ != "canonicalize")
 
@@ -47,6 +40,7 @@ class CompiledTask:
     env: str
     logical_date: date
     diagnostics: list[Diagnostic]
+    mode: str = "batch"
     query: str = ""  # the optimized SELECT, physical names, engine dialect
     logical_query: str = ""  # the SELECT over logical names, before optimization
     script: str = ""  # the complete script: views, target DDL, INSERT
@@ -100,17 +94,19 @@ class Compiler:
         logical_date: date | None = None,
         optimize: bool = True,
         sink_location: str | None = None,
+        mode: str = "batch",
     ) -> CompiledTask:
         engine = engine or task.engine
         logical_date = logical_date or default_logical_date()
         diagnostics = Diagnostics(overrides=dict(task.lint))
-        from generators.templating import date_variables
-
-        ctx = PlanContext(self.catalog, engine, date_variables(logical_date, task.params), diagnostics)
-        result = CompiledTask(task, engine, env, logical_date, diagnostics.items)
-        if engine != "spark":
-            diagnostics.add("engine", "invalid-config", f"engine '{engine}' is not available in this build",
-                            "use engine = spark")
+        ctx = PlanContext(self.catalog, engine, date_variables(logical_date, task.params), diagnostics, mode=mode)
+        result = CompiledTask(task, engine, env, logical_date, diagnostics.items, mode=mode)
+        if engine not in ADAPTERS:
+            diagnostics.add("engine", "invalid-config", f"unknown engine '{engine}'", "use spark or flink")
+            return result
+        if mode not in ("batch", "streaming") or (mode == "streaming" and engine != "flink"):
+            diagnostics.add("engine", "invalid-config", f"{engine} cannot run in {mode} mode",
+                            "streaming runs on flink; spark runs batch")
             return result
 
         target_spec = self._resolve_target(task, ctx)
@@ -221,8 +217,10 @@ class Compiler:
 
     def _parse(self, sql: str, ctx: PlanContext, task: Task) -> exp.Query | None:
         path = "sql" if isinstance(task, SqlTask) else ""
+        # Hand-written SQL is in its task's engine dialect; compiling for the other engine transpiles it.
+        read = task.engine if isinstance(task, SqlTask) else ctx.dialect
         try:
-            statements = [s for s in sqlglot.parse(sql, read=ctx.dialect) if s is not None]
+            statements = [s for s in sqlglot.parse(sql, read=read) if s is not None]
         except (ParseError, TokenError) as err:
             ctx.diagnostics.add(path, "invalid-expression", f"the SQL does not parse: {str(err).splitlines()[0]}")
             return None
@@ -355,16 +353,16 @@ class Compiler:
     def _physical(
         self, task: Task, ctx: PlanContext, target_spec: TableSpec | None, env: str, sink_location: str | None
     ) -> tuple[list[PhysicalTable], PhysicalTable | None]:
+        adapter = ADAPTERS[ctx.engine]
         sources: list[PhysicalTable] = []
         for name, spec in ctx.tables.items():
             path = ctx.table_paths.get(name, "source")
-            binding = check_binding(spec, ctx.engine, env, path, SPARK_SOURCE_KINDS, "source", ctx.diagnostics)
+            binding = check_binding(spec, ctx.engine, env, path, "source", ctx.diagnostics)
             if binding is not None:
-                sources.append(spark_source(spec, binding))
+                sources.append(adapter.source(spec, binding))
         if target_spec is None:
             return sources, None
-        binding = check_binding(target_spec, ctx.engine, env, "target.table", SPARK_TARGET_KINDS, "target",
-                                ctx.diagnostics)
+        binding = check_binding(target_spec, ctx.engine, env, "target.table", "target", ctx.diagnostics)
         if binding is None:
             return sources, None
         if env != "prod":
@@ -374,7 +372,7 @@ class Compiler:
                                     f"the {env} binding of {target_spec.name} points at the prod location of {owner}",
                                     f"give {target_spec.name} a {env} binding of its own")
                 return sources, None
-        return sources, spark_target(target_spec, binding, sink_location)
+        return sources, adapter.target(target_spec, binding, sink_location)
 
     def _script(self, result: CompiledTask, task: Task, ctx: PlanContext, target: TableSpec | None
                 ) -> tuple[str, str]:
@@ -384,13 +382,20 @@ class Compiler:
         partition: list[tuple[str, str | None]] = []
         if result.static_partition:
             partition = [(k, v) for k, v in result.static_partition.items()] + [(p, None) for p in dynamic]
-        settings = []
-        if mode == "overwrite_partition" and target.partition_by:
-            settings.append(("spark.sql.sources.partitionOverwriteMode", "dynamic"))
+        settings: list[tuple[str, str]] = []
+        overwrite = mode != "append"
+        if ctx.engine == "spark":
+            if mode == "overwrite_partition" and target.partition_by:
+                settings.append(("spark.sql.sources.partitionOverwriteMode", "dynamic"))
+        else:
+            settings.append(("execution.runtime-mode", result.mode))
+            overwrite = overwrite and result.mode == "batch"  # streaming sinks only append/upsert
+            partition = [(k, v) for k, v in partition if v is not None]
         context = {
             "task_name": task.name, "env": result.env, "ds": ctx.variables["ds"], "settings": settings,
-            "sources": [s.ddl for s in result.sources if s.ddl.get("kind") in ("file", "jdbc")],
-            "target": result.target.ddl, "overwrite": mode != "append", "partition": partition,
+            "mode": result.mode,
+            "sources": [s.ddl for s in result.sources if s.ddl.get("kind") != "table"],
+            "target": result.target.ddl, "overwrite": overwrite, "partition": partition,
             "query": result.query,
         }
         script = render_template(ctx.engine, "script", **context) + "\n"

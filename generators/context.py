@@ -27,6 +27,10 @@ class CatalogReader(Protocol):
     def load_all(self) -> dict[str, TableSpec]: ...
 
 
+# Expressions typed into forms are read as Spark SQL whatever the engine, then generated for the
+# engine: one config, two engines.
+FORM_DIALECT = "spark"
+
 Columns = dict[str, str | None]  # ordered: output name → canonical type (None when unknown)
 
 
@@ -50,6 +54,7 @@ class PlanContext:
     engine: str
     variables: dict[str, Any]
     diagnostics: Diagnostics
+    mode: str = "batch"
     tables: dict[str, TableSpec] = field(default_factory=dict)  # every logical table the task reads
     table_paths: dict[str, str] = field(default_factory=dict)  # where each table is first named
     steps: dict[str, Relation] = field(default_factory=dict)
@@ -99,7 +104,7 @@ class PlanContext:
         if rendered is None:
             return None
         try:
-            node = parse_expression(rendered, self.dialect)
+            node = parse_expression(rendered, FORM_DIALECT)
         except ExpressionError as err:
             self.diagnostics.add(path, err.rule, str(err), err.hint)
             return None
