@@ -124,7 +124,7 @@ class Compiler:
         optimized, output = self._optimize(query, schema, ctx, optimize)
         if target_spec is not None:
             optimized = self._align_with_target(optimized, output, target_spec, static, task, ctx, schema, optimize)
-            if task.target.write_mode == "upsert" and optimized is not None:
+            if task.target.write_mode == "upsert" and optimized is not None and not ADAPTERS[engine].upserts_natively:
                 optimized = self._upsert(optimized, target_spec, task, ctx, schema, optimize)
         if optimized is None or not diagnostics.ok:
             return result
@@ -364,6 +364,11 @@ class Compiler:
             return sources, None
         binding = check_binding(target_spec, ctx.engine, env, "target.table", "target", ctx.diagnostics)
         if binding is None:
+            return sources, None
+        if task.target.write_mode == "upsert" and not adapter.can_upsert(binding):
+            ctx.diagnostics.add("target.write_mode", "unsupported-binding",
+                                f"{ctx.engine} cannot upsert into a {binding.kind} binding",
+                                "upsert into a jdbc or upsert-kafka binding, or run the task on spark")
             return sources, None
         if env != "prod":
             owner = self._prod.owner_of(binding.physical_id())

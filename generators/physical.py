@@ -82,7 +82,11 @@ class EngineAdapter:
     engine: ClassVar[str]
     source_kinds: ClassVar[tuple[str, ...]]
     target_kinds: ClassVar[tuple[str, ...]]
-    supports_merge: ClassVar[bool] = False
+    # True: the sink applies upserts by primary key itself; False: Formcast rewrites the table.
+    upserts_natively: ClassVar[bool] = False
+
+    def can_upsert(self, binding: Binding) -> bool:
+        return True
 
     def source(self, spec: TableSpec, binding: Binding) -> PhysicalTable:
         raise NotImplementedError
@@ -158,6 +162,13 @@ class FlinkAdapter(EngineAdapter):
     engine = "flink"
     source_kinds = ("file", "table", "jdbc", "clickhouse", "kafka", "datagen")
     target_kinds = ("file", "table", "jdbc", "clickhouse", "kafka", "print", "blackhole")
+    upserts_natively = True
+
+    def can_upsert(self, binding: Binding) -> bool:
+        """Flink upserts through sinks keyed by the primary key: JDBC and upsert-kafka."""
+        return isinstance(binding, JdbcBinding | ClickHouseBinding | TableBinding) or (
+            isinstance(binding, KafkaBinding) and binding.upsert
+        )
 
     def _columns(self, spec: TableSpec) -> list[dict[str, str]]:
         return [{"name": c.name, "type": flink_type(c.type)} for c in spec.columns]

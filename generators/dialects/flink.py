@@ -295,7 +295,16 @@ class FlinkParser(SparkParser):
     FUNCTION_PARSERS = {
         **SparkParser.FUNCTION_PARSERS,
         **{name: (lambda self, n=name: self._parse_window_tvf(n)) for name in WINDOW_TVFS},
+        "FLOOR": lambda self: self._parse_floor_to(),
     }
+
+    def _parse_floor_to(self) -> exp.Expr:
+        """`FLOOR(ts TO HOUR)` truncates a time: a TimestampTrunc, so types and transpiling follow."""
+        node = self._parse_ceil_floor(exp.Floor)
+        unit = node.args.get("to")
+        if unit is not None:
+            return exp.TimestampTrunc(this=node.this, unit=exp.var(unit.name.upper()))
+        return node
 
     CONSTRAINT_PARSERS = {
         **SparkParser.CONSTRAINT_PARSERS,
