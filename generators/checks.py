@@ -56,6 +56,8 @@ def _check_grouping(select: exp.Select, path: str, ctx: PlanContext) -> None:
                 continue
             if column.sql() in grouped or column.name.lower() in grouped_names:
                 continue
+            if column.table and column.table.lower() in grouped_names:
+                continue  # a field of a grouped struct (Spark's window column)
             if isinstance(projection, exp.Alias) and projection.alias.lower() in grouped_names:
                 continue
             ctx.diagnostics.add(

@@ -19,12 +19,12 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer import optimizer
 
-import generators.dialects.flink  # noqa: F401 - registers the "flink" dialect with sqlglot
 from catalog.spec import TableSpec
 from catalog.types import InvalidType, TypeFamily, parse_type
 from generators.checks import check_query_structure
 from generators.context import CatalogReader, Columns, PlanContext, Relation, family_of
 from generators.diagnostics import Diagnostic, Diagnostics, join_path
+from generators.dialects.flink import WindowTVF  # importing it registers the "flink" dialect
 from generators.physical import ADAPTERS, PhysicalTable, ProdLocations, check_binding
 from generators.planners import PLANNERS, Plan, plan_sync
 from generators.tasks import ChainedTask, SqlTask, SyncTask, Task
@@ -240,12 +240,15 @@ class Compiler:
     def _optimize(
         self, query: exp.Query, schema: dict[str, Any], ctx: PlanContext, optimize: bool
     ) -> tuple[exp.Query, Columns]:
+        rules = OPTIMIZER_RULES if optimize else (optimizer.qualify, optimizer.annotate_types)
+        kwargs: dict[str, Any] = {}
+        if any(isinstance(node, WindowTVF) for node in query.walk()):
+            # sqlglot cannot derive a window TVF's output columns (window_start, ...): qualify tables and
+            # quote identifiers only; Flink's planner prunes and pushes down inside the window itself.
+            rules = (optimizer.qualify, optimizer.simplify)
+            kwargs = {"qualify_columns": False, "validate_qualify_columns": False}
         try:
-            if optimize:
-                result = optimizer.optimize(query, schema=schema, dialect=ctx.dialect, rules=OPTIMIZER_RULES)
-            else:
-                result = optimizer.optimize(query, schema=schema, dialect=ctx.dialect,
-                                            rules=(optimizer.qualify, optimizer.annotate_types))
+            result = optimizer.optimize(query, schema=schema, dialect=ctx.dialect, rules=rules, **kwargs)
         except (SqlglotError, RecursionError, ValueError, KeyError) as err:
             path = "sql" if isinstance(ctx, SqlTask) else ""
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
@@ -359,7 +362,7 @@ class Compiler:
             path = ctx.table_paths.get(name, "source")
             binding = check_binding(spec, ctx.engine, env, path, "source", ctx.diagnostics)
             if binding is not None:
-                sources.append(adapter.source(spec, binding))
+                sources.append(adapter.source(spec, binding, watermark_seconds=ctx.watermark_delays.get(name)))
         if target_spec is None:
             return sources, None
         binding = check_binding(target_spec, ctx.engine, env, "target.table", "target", ctx.diagnostics)

@@ -55,6 +55,7 @@ class PlanContext:
     variables: dict[str, Any]
     diagnostics: Diagnostics
     mode: str = "batch"
+    watermark_delays: dict[str, int] = field(default_factory=dict)  # table → seconds, set by window tasks
     tables: dict[str, TableSpec] = field(default_factory=dict)  # every logical table the task reads
     table_paths: dict[str, str] = field(default_factory=dict)  # where each table is first named
     steps: dict[str, Relation] = field(default_factory=dict)

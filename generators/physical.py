@@ -88,7 +88,7 @@ class EngineAdapter:
     def can_upsert(self, binding: Binding) -> bool:
         return True
 
-    def source(self, spec: TableSpec, binding: Binding) -> PhysicalTable:
+    def source(self, spec: TableSpec, binding: Binding, watermark_seconds: int | None = None) -> PhysicalTable:
         raise NotImplementedError
 
     def target(self, spec: TableSpec, binding: Binding, location: str | None) -> PhysicalTable:
@@ -122,7 +122,7 @@ class SparkAdapter(EngineAdapter):
             options.setdefault("header", "true")
         return options
 
-    def source(self, spec: TableSpec, binding: Binding) -> PhysicalTable:
+    def source(self, spec: TableSpec, binding: Binding, watermark_seconds: int | None = None) -> PhysicalTable:
         columns = [{"name": c.name, "type": c.type} for c in spec.columns]
         name = view_name(spec.name)
         if isinstance(binding, FileBinding):
@@ -250,8 +250,11 @@ class FlinkAdapter(EngineAdapter):
                "options": options}
         return PhysicalTable(spec.name, binding, name, ddl, notes)
 
-    def source(self, spec: TableSpec, binding: Binding) -> PhysicalTable:
-        return self._table(spec, binding, view_name(spec.name), None, "source")
+    def source(self, spec: TableSpec, binding: Binding, watermark_seconds: int | None = None) -> PhysicalTable:
+        table = self._table(spec, binding, view_name(spec.name), None, "source")
+        if watermark_seconds is not None and table.ddl.get("watermark"):
+            table.ddl["watermark"] = {**table.ddl["watermark"], "amount": str(watermark_seconds), "unit": "SECOND"}
+        return table
 
     def target(self, spec: TableSpec, binding: Binding, location: str | None) -> PhysicalTable:
         path = location or (resolve_path(binding.path) if isinstance(binding, FileBinding) else None)

@@ -37,7 +37,10 @@ from generators.tasks import (
     SyncTask,
     TopNStep,
     TopNTask,
+    WindowAggregateStep,
+    WindowAggregateTask,
 )
+from generators.tasks.kinds import duration_seconds
 from generators.templating import render_template
 
 NUMERIC_ONLY = {"sum", "avg", "percentile"}
@@ -128,7 +131,8 @@ def _unique(ctx: PlanContext, columns: Columns, names: list[tuple[str, str]]) ->
 # --- kinds ------------------------------------------------------------------------------------
 
 
-def plan_aggregate(body: AggregateTask | AggregateStep, source: Relation, path: str, ctx: PlanContext) -> Plan:
+def plan_aggregate(body: AggregateTask | AggregateStep | WindowAggregateTask | WindowAggregateStep,
+                   source: Relation, path: str, ctx: PlanContext) -> Plan:
     cols = source.columns
     dims: list[dict[str, str]] = []
     out: Columns = {}
@@ -220,6 +224,60 @@ def plan_aggregate(body: AggregateTask | AggregateStep, source: Relation, path: 
          "filter": _filter(ctx, body.filter, join_path(path, "filter"), source), "having": having_sql},
         out,
     )
+
+
+def plan_window_aggregate(body: WindowAggregateTask | WindowAggregateStep, source: Relation, path: str,
+                          ctx: PlanContext) -> Plan:
+    """Group by event-time windows: Flink's window TVFs, Spark's window()/session_window()."""
+    window = body.window
+    time_path = join_path(path, "time_column")
+    table = source.table
+    time_name = body.time_column or (table.event_time.column if table and table.event_time else None)
+    if time_name is None:
+        ctx.diagnostics.add(time_path, "invalid-config", f"{source.name} has no event-time column in the catalog",
+                            "name the time column here, or declare event_time on the table")
+        time_name = ""
+    time_node = ctx.expression(time_name, time_path, source.columns) if time_name else None
+    if time_node is not None and not isinstance(time_node, exp.Column):
+        ctx.diagnostics.add(time_path, "invalid-config", "the event-time column must be a column, not an expression")
+        time_node = None
+    if time_node is not None:
+        time_type = expression_type(time_node, source.columns)
+        if family_of(time_type) not in (TypeFamily.TEMPORAL, TypeFamily.UNKNOWN) or time_type == "date":
+            ctx.diagnostics.add(time_path, "type-mismatch",
+                                f"windows need a timestamp column, but {time_name!r} is {time_type}")
+        if ctx.mode == "streaming" and (table is None or table.event_time is None
+                                        or table.event_time.column.lower() != time_name.lower()):
+            ctx.diagnostics.add(time_path, "invalid-config",
+                                f"in streaming mode the window must use {source.name}'s event-time attribute",
+                                "declare event_time (with a watermark) on the table in the catalog")
+    if ctx.engine == "spark" and window.type == "cumulate":
+        ctx.diagnostics.add(join_path(path, "window", "type"), "invalid-config",
+                            "cumulate windows run on flink only", "use engine = flink, or a tumble/hop window")
+    if table is not None and (body.watermark_delay or body.allowed_lateness):
+        base = body.watermark_delay or (table.event_time.watermark_delay if table.event_time else "0 seconds")
+        delay = duration_seconds(base) + (duration_seconds(body.allowed_lateness) if body.allowed_lateness else 0)
+        ctx.watermark_delays[table.name] = delay
+    grouped = plan_aggregate(body, source, path, ctx)  # dimensions, metrics, filter, having
+    dims = grouped.template_context["dimensions"]
+    plain_dims = all(isinstance(parse_expression(d["sql"], ctx.dialect), exp.Column) for d in dims)
+    if window.type == "session" and ctx.engine == "flink" and not plain_dims:
+            ctx.diagnostics.add(join_path(path, "dimensions"), "invalid-config",
+                                "session windows on flink group by plain columns only (they partition the sessions)")
+    columns: Columns = {"window_start": "timestamp", "window_end": "timestamp", **grouped.columns}
+    return Plan(
+        {**grouped.template_context, "time_column": ctx.sql(time_node) if time_node is not None else "",
+         "window": {"type": window.type, "size": _interval(window.size), "slide": _interval(window.slide),
+                    "step": _interval(window.step)}},
+        columns,
+    )
+
+
+def _interval(text: str | None) -> dict[str, str] | None:
+    if not text:
+        return None
+    amount, unit = text.split()
+    return {"amount": amount, "unit": unit.rstrip("s").upper(), "text": f"{amount} {unit.rstrip('s')}s"}
 
 
 def _metric_type(agg: str, arg_type: str | None) -> str | None:
@@ -418,6 +476,7 @@ Planner = Callable[..., Plan]
 
 PLANNERS: dict[str, Planner] = {
     "aggregate": plan_aggregate,
+    "window_aggregate": plan_window_aggregate,
     "sync": plan_sync,
     "dedup": plan_dedup,
     "topn": plan_topn,

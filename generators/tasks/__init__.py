@@ -28,15 +28,22 @@ from generators.tasks.kinds import (
     TimeGrain,
     TopNStep,
     TopNTask,
+    WindowAggregateStep,
+    WindowAggregateTask,
+    WindowSpec,
 )
 
-Task = SyncTask | AggregateTask | DedupTask | EnrichTask | DeriveTask | TopNTask | ChainedTask | SqlTask
+Task = (
+    SyncTask | AggregateTask | WindowAggregateTask | DedupTask | EnrichTask | DeriveTask | TopNTask | ChainedTask
+    | SqlTask
+)
 TaskConfig = Annotated[Task, Field(discriminator="kind")]
 TASK_ADAPTER: TypeAdapter[Task] = TypeAdapter(TaskConfig)
 
 KINDS: dict[str, type[TaskHeader]] = {
     cls.model_fields["kind"].default: cls
-    for cls in (SyncTask, AggregateTask, DedupTask, EnrichTask, DeriveTask, TopNTask, ChainedTask, SqlTask)
+    for cls in (SyncTask, AggregateTask, WindowAggregateTask, DedupTask, EnrichTask, DeriveTask, TopNTask,
+                ChainedTask, SqlTask)
 }
 
 __all__ = [
@@ -44,4 +51,5 @@ __all__ = [
     "DedupTask", "DeriveStep", "DeriveTask", "DerivedColumn", "Dimension", "EnrichStep", "EnrichTask",
     "FormcastModel", "Join", "JoinKey", "Metric", "OrderItem", "SlaSpec", "SqlTask", "Step", "SyncStep",
     "SyncTask", "TargetSpec", "Task", "TaskConfig", "TaskHeader", "TimeGrain", "TopNStep", "TopNTask",
+    "WindowAggregateStep", "WindowAggregateTask", "WindowSpec",
 ]

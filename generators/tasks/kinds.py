@@ -167,6 +167,70 @@ class TopNBody(FormcastModel):
     filter: str | None = Field(default=None, title="Filter (WHERE)", json_schema_extra=ui("expression"))
 
 
+DURATION = r"^\d+\s+(second|minute|hour|day)s?$"
+
+
+class WindowSpec(FormcastModel):
+    type: Literal["tumble", "hop", "cumulate", "session"] = Field(
+        default="tumble", title="Window",
+        description="tumble: fixed, non-overlapping; hop: fixed, overlapping every 'slide'; "
+        "cumulate: growing by 'step' up to 'size'; session: closes after a 'size' gap without events.",
+    )
+    size: str = Field(title="Size (gap for session)", pattern=DURATION, examples=["10 minutes", "1 hour"])
+    slide: str | None = Field(default=None, title="Slide (hop)", pattern=DURATION, examples=["5 minutes"])
+    step: str | None = Field(default=None, title="Step (cumulate)", pattern=DURATION, examples=["1 hour"])
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> WindowSpec:
+        if self.type == "hop" and not self.slide:
+            raise ValueError("a hop window needs 'slide', e.g. 5 minutes")
+        if self.type == "cumulate":
+            if not self.step:
+                raise ValueError("a cumulate window needs 'step', e.g. 1 hour")
+            if duration_seconds(self.size) % duration_seconds(self.step):
+                raise ValueError("a cumulate window's size must be a whole multiple of its step")
+        if self.type not in ("hop",) and self.slide:
+            raise ValueError("'slide' is only used by hop windows")
+        if self.type != "cumulate" and self.step:
+            raise ValueError("'step' is only used by cumulate windows")
+        return self
+
+
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def duration_seconds(text: str) -> int:
+    amount, unit = text.split()
+    return int(amount) * _UNIT_SECONDS[unit.rstrip("s")]
+
+
+class WindowAggregateBody(FormcastModel):
+    kind: Literal["window_aggregate"] = "window_aggregate"
+    time_column: str | None = Field(
+        default=None, title="Event-time column",
+        description="Defaults to the source's event-time column from the catalog.",
+        json_schema_extra=ui("column", types=["temporal"]),
+    )
+    window: WindowSpec = Field(title="Window")
+    dimensions: list[Dimension] = Field(default_factory=list, title="Group by")
+    metrics: list[Metric] = Field(min_length=1, title="Metrics")
+    filter: str | None = Field(default=None, title="Filter (WHERE)", json_schema_extra=ui("expression"))
+    having: str | None = Field(default=None, title="Having", json_schema_extra=ui("expression"))
+    watermark_delay: str | None = Field(
+        default=None, title="Watermark delay", pattern=DURATION,
+        description="How late events may arrive before a window closes; defaults to the catalog's delay.",
+    )
+    allowed_lateness: str | None = Field(
+        default=None, title="Allowed lateness", pattern=DURATION,
+        description="Extra time late events are still counted: windows close after watermark delay + "
+        "allowed lateness (results are final, emitted once).",
+    )
+
+    @property
+    def time_grain(self) -> None:  # the planner shares aggregate's grouping logic
+        return None
+
+
 # --- standalone tasks --------------------------------------------------------------------------
 
 
@@ -183,6 +247,10 @@ class SyncTask(SyncBody, SourceAndTarget, TaskHeader):
 
 class AggregateTask(AggregateBody, SourceAndTarget, TaskHeader):
     """Group rows and compute metrics."""
+
+
+class WindowAggregateTask(WindowAggregateBody, SourceAndTarget, TaskHeader):
+    """Aggregate over event-time windows (tumbling, hopping, cumulative, session)."""
 
 
 class DedupTask(DedupBody, SourceAndTarget, TaskHeader):
@@ -218,6 +286,10 @@ class AggregateStep(AggregateBody, StepHeader):
     pass
 
 
+class WindowAggregateStep(WindowAggregateBody, StepHeader):
+    pass
+
+
 class DedupStep(DedupBody, StepHeader):
     pass
 
@@ -239,7 +311,7 @@ class SyncStep(SyncBody, StepHeader):
 
 
 Step = Annotated[
-    AggregateStep | DedupStep | EnrichStep | DeriveStep | TopNStep | SyncStep,
+    AggregateStep | WindowAggregateStep | DedupStep | EnrichStep | DeriveStep | TopNStep | SyncStep,
     Field(discriminator="kind"),
 ]
 
