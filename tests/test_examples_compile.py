@@ -110,7 +110,7 @@ def test_example_header(file: Path) -> None:
 def test_example_compiles(file: Path, env: str, compiler: Compiler, home: Path) -> None:
     task, problems = load_task_file(file)
     assert task is not None, problems
-    result = compiler.compile(task, env=env, logical_date=LOGICAL_DATE)
+    result = compiler.compile(task, engine="spark", env=env, logical_date=LOGICAL_DATE)
     assert result.ok, [str(d) for d in result.errors]
     warnings = {d.rule for d in result.diagnostics}
     assert warnings == EXPECTED_WARNINGS.get(file.stem, set()), [str(d) for d in result.diagnostics]
@@ -132,7 +132,7 @@ def test_example_compiles(file: Path, env: str, compiler: Compiler, home: Path) 
 def test_enrich_example_joins_six_tables(compiler: Compiler) -> None:
     task, _ = load_task_file(EXAMPLES_DIR / "orders_enriched.json")
     assert task is not None
-    result = compiler.compile(task, env="dev", logical_date=LOGICAL_DATE)
+    result = compiler.compile(task, engine="spark", env="dev", logical_date=LOGICAL_DATE)
     assert len(result.sources) >= 6
     assert result.query.count("JOIN") >= 5
 
