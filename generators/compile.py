@@ -25,9 +25,11 @@ from generators.checks import check_query_structure
 from generators.context import CatalogReader, Columns, PlanContext, Relation, family_of
 from generators.diagnostics import Diagnostic, Diagnostics, join_path
 from generators.dialects.flink import WindowTVF  # importing it registers the "flink" dialect
-from generators.physical import ADAPTERS, PhysicalTable, ProdLocations, check_binding
+from generators.physical import ADAPTERS, PROCTIME_COLUMN, PhysicalTable, ProdLocations, check_binding
 from generators.planners import PLANNERS, Plan, plan_sync
+from generators.streaming import check_streaming
 from generators.tasks import ChainedTask, SqlTask, SyncTask, Task
+from generators.tasks.kinds import duration_seconds
 from generators.templating import date_variables, quote_table, render_string, render_template
 
 OPTIMIZER_RULES = tuple(rule for rule in optimizer.RULES if rule.__name__ != "canonicalize")
@@ -122,6 +124,8 @@ class Compiler:
         static = self._static_partition(task, ctx, target_spec)
         schema = _schema(ctx.tables)
         optimized, output = self._optimize(query, schema, ctx, optimize)
+        if not diagnostics.ok:
+            return result
         if target_spec is not None:
             optimized = self._align_with_target(optimized, output, target_spec, static, task, ctx, schema, optimize)
             if task.target.write_mode == "upsert" and optimized is not None and not ADAPTERS[engine].upserts_natively:
@@ -129,7 +133,11 @@ class Compiler:
         if optimized is None or not diagnostics.ok:
             return result
 
+        if ctx.lookup_tables:
+            optimized = _apply_lookups(optimized, set(ctx.lookup_tables), ctx.proctime_tables)
         sources, target = self._physical(task, ctx, target_spec, env, sink_location)
+        if mode == "streaming":
+            check_streaming(task, query, sources, ctx)
         if not diagnostics.ok or target is None:
             return result
         physical_query = _replace_tables(optimized, {s.logical: s.name for s in sources})
@@ -167,6 +175,7 @@ class Compiler:
             plan = plan_sync(task, source, "", ctx, target_columns=target_cols)
         else:
             plan = PLANNERS[task.kind](task, source, "", ctx)
+        ctx.planned.append(("", task, source))
         if not ctx.diagnostics.ok:
             return None
         return render_template(ctx.engine, task.kind, **plan.template_context)
@@ -192,6 +201,7 @@ class Compiler:
             if relation is None:
                 continue
             plan = PLANNERS[step.kind](step, relation, path, ctx)
+            ctx.planned.append((path, step, relation))
             if ctx.diagnostics.ok:
                 sql = render_template(ctx.engine, step.kind, **plan.template_context)
                 rendered.append({"name": step.name, "sql": sql})
@@ -250,10 +260,10 @@ class Compiler:
         try:
             result = optimizer.optimize(query, schema=schema, dialect=ctx.dialect, rules=rules, **kwargs)
         except (SqlglotError, RecursionError, ValueError, KeyError) as err:
-            path = "sql" if isinstance(ctx, SqlTask) else ""
+            path = "sql" if ctx.planned == [] else ""
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             if "Column" in message and "could not be resolved" in message:
-                ctx.diagnostics.add(path or "sql", "unknown-column", message)
+                ctx.diagnostics.add(path, "unknown-column", message)
                 return query, {}
             ctx.diagnostics.add(path, "optimizer-fallback", f"optimizer failed, the unoptimized SQL is used: {message}")
             result = query
@@ -287,23 +297,24 @@ class Compiler:
             c for p in target.partition_by if (c := target.column(p)) is not None
         ]
         projections: list[exp.Expr] = []
-        ok = True
+        # With the rule set to "warn" or "off" the task still compiles: missing columns become NULL,
+        # extra columns are dropped, mismatched types are cast.
+        errors_before = len(ctx.diagnostics.errors)
         for column in ordered:
             if column.name.lower() in static_keys:
                 continue
             name = produced.get(column.name.lower())
             if name is None:
                 if column.nullable:
-                    ctx.diagnostics.add("target.table", "target-schema-mismatch",
+                    ctx.diagnostics.add("target.table", "missing-target-column",
                                         f"the result has no column '{column.name}'; {target.name} gets NULL there",
-                                        "produce it, or silence this with lint: {target-schema-mismatch: off}")
-                    projections.append(exp.alias_(exp.cast(exp.null(), column.type, dialect="spark"), column.name,
-                                                  quoted=True))
-                    continue
-                ctx.diagnostics.add("target.table", "target-schema-mismatch",
-                                    f"the result has no column '{column.name}', which {target.name} requires",
-                                    "result columns: " + ", ".join(output))
-                ok = False
+                                        "produce it, or silence this with lint: {missing-target-column: off}")
+                else:
+                    ctx.diagnostics.add("target.table", "target-schema-mismatch",
+                                        f"the result has no column '{column.name}', which {target.name} requires",
+                                        "result columns: " + ", ".join(output))
+                projections.append(exp.alias_(exp.cast(exp.null(), column.type, dialect="spark"), column.name,
+                                              quoted=True))
                 continue
             produced_type = output.get(name)
             expr: exp.Expr = exp.column(name, table="__fc_out", quoted=True)
@@ -314,8 +325,6 @@ class Compiler:
                                         f"column '{column.name}' is {produced_type} "
                                         f"but {target.name} stores {column.type}",
                                         f"cast it to {column.type} in the task")
-                    ok = False
-                    continue
                 if _narrows(produced_type, column.type):
                     ctx.diagnostics.add("target.table", "lossy-cast",
                                         f"column '{column.name}' is {produced_type}; writing it into "
@@ -328,8 +337,7 @@ class Compiler:
             ctx.diagnostics.add("target.table", "target-schema-mismatch",
                                 f"{target.name} has no column(s) {', '.join(extra)}",
                                 "add them to the table in the catalog, or drop them from the task")
-            ok = False
-        if not ok:
+        if len(ctx.diagnostics.errors) > errors_before:
             return None
         if _is_identity(projections, output):
             return query
@@ -362,7 +370,8 @@ class Compiler:
             path = ctx.table_paths.get(name, "source")
             binding = check_binding(spec, ctx.engine, env, path, "source", ctx.diagnostics)
             if binding is not None:
-                sources.append(adapter.source(spec, binding, watermark_seconds=ctx.watermark_delays.get(name)))
+                sources.append(adapter.source(spec, binding, watermark_seconds=ctx.watermark_delays.get(name),
+                                              proctime=name in ctx.proctime_tables))
         if target_spec is None:
             return sources, None
         binding = check_binding(target_spec, ctx.engine, env, "target.table", "target", ctx.diagnostics)
@@ -397,6 +406,8 @@ class Compiler:
                 settings.append(("spark.sql.sources.partitionOverwriteMode", "dynamic"))
         else:
             settings.append(("execution.runtime-mode", result.mode))
+            if task.state_ttl:
+                settings.append(("table.exec.state.ttl", f"{duration_seconds(task.state_ttl) * 1000} ms"))
             overwrite = overwrite and result.mode == "batch"  # streaming sinks only append/upsert
             partition = [(k, v) for k, v in partition if v is not None]
         context = {
@@ -418,6 +429,27 @@ def _schema(tables: dict[str, TableSpec]) -> dict[str, Any]:
     for spec in tables.values():
         schema.setdefault(spec.namespace, {})[spec.short_name] = {c.name: c.type for c in spec.columns}
     return schema
+
+
+def _apply_lookups(query: exp.Query, lookups: set[str], probes: set[str]) -> exp.Query:
+    """Turn joins to lookup tables into `FOR SYSTEM_TIME AS OF <probe>.__fc_proctime` temporal joins.
+
+    Added after optimizing: sqlglot's qualifier does not resolve columns inside FOR SYSTEM_TIME.
+    """
+    def logical(table: exp.Table) -> str:
+        return f"{table.db}.{table.name}".lower()
+
+    for select in query.find_all(exp.Select):
+        source = select.args.get("from_")
+        probe = source.this if source is not None else None
+        if not isinstance(probe, exp.Table) or logical(probe) not in probes:
+            continue
+        for join in select.args.get("joins") or []:
+            table = join.this
+            if isinstance(table, exp.Table) and logical(table) in lookups:
+                at = exp.column(PROCTIME_COLUMN, table=probe.alias_or_name, quoted=True)
+                table.set("version", exp.Version(this="TIMESTAMP", kind="AS OF", expression=at))
+    return query
 
 
 def _type_name(node: exp.Expr) -> str | None:
@@ -475,8 +507,10 @@ def _replace_tables(query: exp.Query, mapping: dict[str, str]) -> exp.Query:
                     parts[-1], db=parts[-2] if len(parts) > 1 else None,
                     catalog=parts[-3] if len(parts) > 2 else None, quoted=True,
                 )
-                if node.args.get("alias"):
-                    replacement.set("alias", node.args["alias"].copy())
+                for arg in ("alias", "version", "hints"):  # keep AS OF and OPTIONS hints
+                    if node.args.get(arg):
+                        replacement.set(arg, node.args[arg].copy() if arg != "hints" else
+                                        [h.copy() for h in node.args[arg]])
                 return replacement
         return node
 

@@ -56,6 +56,9 @@ class PlanContext:
     diagnostics: Diagnostics
     mode: str = "batch"
     watermark_delays: dict[str, int] = field(default_factory=dict)  # table → seconds, set by window tasks
+    proctime_tables: set[str] = field(default_factory=set)  # sources that need a processing-time column
+    lookup_tables: dict[str, str] = field(default_factory=dict)  # lookup-joined table → its config path
+    planned: list[tuple[str, Any, Relation]] = field(default_factory=list)  # (path, kind body, its input)
     tables: dict[str, TableSpec] = field(default_factory=dict)  # every logical table the task reads
     table_paths: dict[str, str] = field(default_factory=dict)  # where each table is first named
     steps: dict[str, Relation] = field(default_factory=dict)

@@ -28,6 +28,8 @@ from generators.context import CatalogReader
 from generators.diagnostics import Diagnostics
 from generators.dialects.flink import flink_type
 
+PROCTIME_COLUMN = "__fc_proctime"
+
 
 def view_name(logical: str) -> str:
     """Temporary view/table for a logical table: `app.client_events` → `app__client_events`."""
@@ -88,7 +90,8 @@ class EngineAdapter:
     def can_upsert(self, binding: Binding) -> bool:
         return True
 
-    def source(self, spec: TableSpec, binding: Binding, watermark_seconds: int | None = None) -> PhysicalTable:
+    def source(self, spec: TableSpec, binding: Binding, watermark_seconds: int | None = None,
+               proctime: bool = False) -> PhysicalTable:
         raise NotImplementedError
 
     def target(self, spec: TableSpec, binding: Binding, location: str | None) -> PhysicalTable:
@@ -122,7 +125,8 @@ class SparkAdapter(EngineAdapter):
             options.setdefault("header", "true")
         return options
 
-    def source(self, spec: TableSpec, binding: Binding, watermark_seconds: int | None = None) -> PhysicalTable:
+    def source(self, spec: TableSpec, binding: Binding, watermark_seconds: int | None = None,
+               proctime: bool = False) -> PhysicalTable:
         columns = [{"name": c.name, "type": c.type} for c in spec.columns]
         name = view_name(spec.name)
         if isinstance(binding, FileBinding):
@@ -243,15 +247,18 @@ class FlinkAdapter(EngineAdapter):
         options, notes = self._options(spec, binding, path, role)
         upsert_kafka = isinstance(binding, KafkaBinding) and binding.upsert
         primary_key = list(spec.primary_key) if (role == "target" or upsert_kafka) else []
-        ddl = {"kind": binding.kind, "table": name, "columns": self._columns(spec),
+        ddl = {"kind": binding.kind, "table": name, "columns": self._columns(spec), "proctime": None,
                "watermark": self._watermark(spec) if role == "source" else None,
                "primary_key": primary_key,
                "partition_by": list(spec.partition_by) if isinstance(binding, FileBinding) else [],
                "options": options}
         return PhysicalTable(spec.name, binding, name, ddl, notes)
 
-    def source(self, spec: TableSpec, binding: Binding, watermark_seconds: int | None = None) -> PhysicalTable:
+    def source(self, spec: TableSpec, binding: Binding, watermark_seconds: int | None = None,
+               proctime: bool = False) -> PhysicalTable:
         table = self._table(spec, binding, view_name(spec.name), None, "source")
+        if proctime:
+            table.ddl["proctime"] = PROCTIME_COLUMN
         if watermark_seconds is not None and table.ddl.get("watermark"):
             table.ddl["watermark"] = {**table.ddl["watermark"], "amount": str(watermark_seconds), "unit": "SECOND"}
         return table

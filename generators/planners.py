@@ -32,6 +32,7 @@ from generators.tasks import (
     DeriveTask,
     EnrichStep,
     EnrichTask,
+    Join,
     OrderItem,
     SyncStep,
     SyncTask,
@@ -440,6 +441,20 @@ def plan_enrich(body: EnrichTask | EnrichStep, source: Relation, path: str, ctx:
             left_q = qualify_columns_with(left, BASE_ALIAS)
             right_q = qualify_columns_with(right, alias)
             conditions.append(ctx.sql(exp.EQ(this=left_q, expression=right_q)))
+        if join.within:
+            condition = _interval_condition(ctx, join, source, lookup, alias, j_path)
+            if condition is not None:
+                conditions.append(condition)
+        lookup_join = False
+        if join.lookup:
+            if source.table is None:
+                ctx.diagnostics.add(join_path(j_path, "lookup"), "invalid-config",
+                                    "a lookup join reads a catalog table directly; this input is an earlier step",
+                                    "make the enrich the first step, reading the table")
+            elif ctx.engine == "flink" and ctx.mode == "streaming":
+                lookup_join = True
+                ctx.proctime_tables.add(source.table.name)
+                ctx.lookup_tables[lookup.name] = join_path(j_path, "table")
         added = _columns_list(ctx, join.columns, join_path(j_path, "columns"), lookup)
         for c in added:
             name = f"{join.prefix}{c}"
@@ -447,7 +462,8 @@ def plan_enrich(body: EnrichTask | EnrichStep, source: Relation, path: str, ctx:
             out[name] = lookup.columns[c]
             names.append((name, join_path(j_path, "columns")))
         qualified[alias] = dict(lookup.columns)
-        joins.append({"table": lookup.ref_sql, "alias": alias, "type": join.type.upper(), "on": conditions})
+        joins.append({"table": lookup.ref_sql, "alias": alias, "type": join.type.upper(), "on": conditions,
+                      "lookup": lookup_join})
     _unique(ctx, out, names)
     filter_sql = None
     if body.filter:
@@ -463,6 +479,27 @@ def plan_enrich(body: EnrichTask | EnrichStep, source: Relation, path: str, ctx:
          "filter": filter_sql},
         out,
     )
+
+
+def _interval_condition(ctx: PlanContext, join: Join, source: Relation, lookup: Relation, alias: str,
+                        path: str) -> str | None:
+    """`lookup.time BETWEEN src.time - INTERVAL n AND src.time + INTERVAL n`: an interval join."""
+    left_time = source.table.event_time.column if source.table and source.table.event_time else None
+    right_time = lookup.table.event_time.column if lookup.table and lookup.table.event_time else None
+    if left_time is None or right_time is None:
+        missing = source.name if left_time is None else lookup.name
+        ctx.diagnostics.add(join_path(path, "within"), "invalid-config",
+                            f"an interval join needs event time on both sides; {missing} has none",
+                            "declare event_time on the table in the catalog")
+        return None
+    assert join.within is not None
+    amount, unit = join.within.split()
+    interval = exp.Interval(this=exp.Literal.string(amount), unit=exp.var(unit.rstrip("s").upper()))
+    base = exp.column(left_time, table=BASE_ALIAS, quoted=True)
+    other = exp.column(right_time, table=alias, quoted=True)
+    between = exp.Between(this=other, low=exp.Sub(this=base, expression=interval.copy()),
+                          high=exp.Add(this=base.copy(), expression=interval))
+    return ctx.sql(between)
 
 
 def _qualified_type(node: exp.Expr, base: Columns, qualified: dict[str, Columns]) -> str | None:

@@ -89,6 +89,11 @@ class TaskHeader(FormcastModel):
     params: dict[str, str | int | float | bool] = Field(
         default_factory=dict, title="Parameters", description="Extra template variables."
     )
+    state_ttl: str | None = Field(
+        default=None, title="State TTL (streaming)", pattern=r"^\d+\s+(second|minute|hour|day)s?$",
+        examples=["1 day"],
+        description="Flink streaming: how long keyed state (aggregates, joins, dedup) is kept without updates.",
+    )
     lint: dict[str, Severity] = Field(
         default_factory=dict, title="Rule severities",
         description="Override a validation rule's severity by rule id, e.g. missing-partition-filter: off.",

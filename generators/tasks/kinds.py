@@ -22,6 +22,7 @@ from generators.tasks.base import (
 )
 
 EXPR = "An expression over the input's columns, e.g. price * (1 - discount)."
+DURATION_PATTERN = r"^\d+\s+(second|minute|hour|day)s?$"
 OUTPUT_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
 
@@ -126,6 +127,21 @@ class Join(FormcastModel):
     on: list[JoinKey] = Field(title="Join keys", description="Every pair must match; empty is a cartesian join.")
     columns: list[str] = Field(min_length=1, title="Columns to add", json_schema_extra=ui("columns", of="table"))
     prefix: str = Field(default="", title="Prefix for added columns", pattern=r"^[A-Za-z0-9_]*$")
+    lookup: bool = Field(
+        default=False, title="Lookup join (streaming)",
+        description="Flink streaming: look each row up in the table as of its processing time "
+        "(FOR SYSTEM_TIME AS OF) instead of keeping both sides in state. Needs a JDBC-bound table.",
+    )
+    within: str | None = Field(
+        default=None, title="Interval join: within", pattern=DURATION_PATTERN, examples=["1 hour"],
+        description="Match only rows whose event times are at most this far apart (bounded state in streaming).",
+    )
+
+    @model_validator(mode="after")
+    def _check_join_style(self) -> Join:
+        if self.lookup and self.within:
+            raise ValueError("a join is either a lookup join or an interval join, not both")
+        return self
 
 
 class EnrichBody(FormcastModel):
@@ -167,7 +183,7 @@ class TopNBody(FormcastModel):
     filter: str | None = Field(default=None, title="Filter (WHERE)", json_schema_extra=ui("expression"))
 
 
-DURATION = r"^\d+\s+(second|minute|hour|day)s?$"
+DURATION = DURATION_PATTERN
 
 
 class WindowSpec(FormcastModel):

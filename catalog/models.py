@@ -1,0 +1,149 @@
+"""SQLAlchemy ORM for the catalog database (SQLite, PostgreSQL, MariaDB).
+
+These mirror the *head* Alembic revision; migrations never import them (a revision is a frozen
+snapshot), so a change here needs a new file in `catalog/migrations/versions/`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Lengths are bounded for MariaDB (VARCHAR needs one; unique indexes are limited to 3072 bytes).
+NAME_LEN = 255
+COLUMN_NAME_LEN = 128
+ENGINE_LEN = 16
+ENV_LEN = 32
+RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
+
+# Explicit constraint names keep Alembic migrations identical across dialects.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# MariaDB's DATETIME drops microseconds unless asked; run ordering needs them.
+_DATETIME = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC (portable: SQLite and MariaDB have no time zones), returned aware UTC."""
+
+    impl = _DATETIME
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, datetime: UtcDateTime}
+
+
+class TableRow(Base):
+    __tablename__ = "tables"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)  # lower-case namespace.table
+    namespace: Mapped[str] = mapped_column(String(NAME_LEN), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    primary_key: Mapped[list[str]] = mapped_column(JSON, default=list)
+    partition_by: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # none_as_null: "no event time" is SQL NULL, not the JSON literal null.
+    event_time: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    columns: Mapped[list[ColumnRow]] = relationship(
+        back_populates="table",
+        order_by="ColumnRow.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    bindings: Mapped[list[BindingRow]] = relationship(
+        back_populates="table", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ColumnRow(Base):
+    __tablename__ = "columns"
+    __table_args__ = (UniqueConstraint("table_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(COLUMN_NAME_LEN))
+    type: Mapped[str] = mapped_column(Text)  # struct<...> types can be long
+    nullable: Mapped[bool] = mapped_column(default=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    table: Mapped[TableRow] = relationship(back_populates="columns")
+
+
+class BindingRow(Base):
+    __tablename__ = "bindings"
+    __table_args__ = (UniqueConstraint("table_id", "engine", "env"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("tables.id", ondelete="CASCADE"))
+    engine: Mapped[str] = mapped_column(String(ENGINE_LEN))
+    env: Mapped[str] = mapped_column(String(ENV_LEN))
+    kind: Mapped[str] = mapped_column(String(ENGINE_LEN))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the binding minus `kind`
+
+    table: Mapped[TableRow] = relationship(back_populates="bindings")
+
+
+class RunRow(Base):
+    """One execution of a task, written by the app's runners."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'succeeded', 'failed', 'cancelled')", name="status"),
+        Index(None, "task", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4 text
+    task: Mapped[str] = mapped_column(String(NAME_LEN))
+    config_hash: Mapped[str] = mapped_column(String(128))
+    engine: Mapped[str] = mapped_column(String(ENGINE_LEN))
+    env: Mapped[str] = mapped_column(String(ENV_LEN))
+    logical_date: Mapped[str | None] = mapped_column(String(64), nullable=True)  # ISO 8601 date/datetime
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    rows_written: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    target: Mapped[str | None] = mapped_column(String(NAME_LEN), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
