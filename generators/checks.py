@@ -10,6 +10,8 @@ from generators.tasks import SqlTask, Task
 
 def check_query_structure(query: exp.Query, task: Task, ctx: PlanContext) -> None:
     path = "sql" if isinstance(task, SqlTask) else ""
+    if isinstance(task, SqlTask):
+        _check_partition_filters(query, ctx)
     stars = [s for s in query.selects if isinstance(s, exp.Star) or (isinstance(s, exp.Column) and s.is_star)]
     if isinstance(task, SqlTask) and stars:
         ctx.diagnostics.add(
@@ -22,12 +24,31 @@ def check_query_structure(query: exp.Query, task: Task, ctx: PlanContext) -> Non
         _check_grouping(select, path, ctx)
 
 
+def _check_partition_filters(query: exp.Query, ctx: PlanContext) -> None:
+    """A hand-written query reading a partitioned table should filter on a partition column somewhere."""
+    filtered = {
+        column.name.lower()
+        for clause in query.find_all(exp.Where, exp.Join)
+        for column in clause.find_all(exp.Column)
+    }
+    for spec in ctx.tables.values():
+        if spec.partition_by and not filtered & {p.lower() for p in spec.partition_by}:
+            ctx.diagnostics.add(
+                "sql", "missing-partition-filter",
+                f"{spec.name} is partitioned by {', '.join(spec.partition_by)} but is read without a filter on it",
+                f"add e.g. WHERE {spec.partition_by[0]} = '{{{{ ds }}}}'",
+            )
+
+
 def _check_joins(select: exp.Select, path: str, ctx: PlanContext) -> None:
     for join in select.args.get("joins") or []:
         kind = (join.args.get("kind") or "").upper()
         if kind == "CROSS":
             continue  # an explicit CROSS JOIN is a deliberate choice
-        if not join.args.get("on") and not join.args.get("using"):
+        on = join.args.get("on")
+        # sqlglot's Spark parser gives a JOIN without ON the condition TRUE.
+        missing = on is None or (isinstance(on, exp.Boolean) and on.this is True)
+        if missing and not join.args.get("using"):
             ctx.diagnostics.add(
                 path, "cartesian-join",
                 f"the join to {join.this.sql(dialect=ctx.dialect)} has no ON condition: every row matches every row",
@@ -44,8 +65,14 @@ def _check_grouping(select: exp.Select, path: str, ctx: PlanContext) -> None:
     )
     if not group and not has_aggregate:
         return
-    grouped = {g.sql() for g in (group.expressions if group else [])}
-    grouped_names = {g.name.lower() for g in (group.expressions if group else []) if isinstance(g, exp.Column)}
+    keys = list(group.expressions) if group else []
+    # GROUP BY 1, 2 names select positions.
+    for key in list(keys):
+        if isinstance(key, exp.Literal) and key.is_int and 0 < int(key.name) <= len(select.selects):
+            chosen = select.selects[int(key.name) - 1]
+            keys.append(chosen.this if isinstance(chosen, exp.Alias) else chosen)
+    grouped = {g.sql() for g in keys}
+    grouped_names = {g.name.lower() for g in keys if isinstance(g, exp.Column)}
     for projection in select.selects:
         inner = projection.this if isinstance(projection, exp.Alias) else projection
         if inner.sql() in grouped:

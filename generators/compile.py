@@ -64,10 +64,10 @@ class CompiledTask:
 
     def statements(self) -> list[str]:
         """The script split into statements, comments dropped, ready to execute one by one."""
-        return split_statements(self.script)
+        return split_statements(self.script, self.engine)
 
     def setup_statements(self) -> list[str]:
-        return split_statements(self.setup)
+        return split_statements(self.setup, self.engine)
 
 
 def config_hash(task: Task) -> str:
@@ -222,7 +222,7 @@ class Compiler:
             return render_string(task.sql, variables)
         except Exception as err:  # any Jinja error is the user's template's, not ours
             ctx.diagnostics.add("sql", "template-error", f"template error: {err}",
-                                "use {{ ref('namespace.table') }}, {{ ds }}, {{ params.x }}")
+                                "available variables: ref(), " + ", ".join(sorted(ctx.variables)))
             return None
 
     def _parse(self, sql: str, ctx: PlanContext, task: Task) -> exp.Query | None:
@@ -240,11 +240,17 @@ class Compiler:
             return None
         query = statements[0]
         if isinstance(task, SqlTask):
+            ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
             for table in query.find_all(exp.Table):
-                if table.db and f"{table.db}.{table.name}".lower() not in ctx.tables and table.name:
-                    ctx.diagnostics.add("sql", "unknown-table",
-                                        f"'{table.db}.{table.name}' is read without ref(): it would bypass the catalog",
-                                        f"write {{{{ ref('{table.db}.{table.name}') }}}}")
+                name = f"{table.db}.{table.name}".lower() if table.db else table.name.lower()
+                if name in ctx.tables or name in ctes or not table.name:
+                    continue
+                ctx.diagnostics.add("sql", "unknown-table",
+                                    f"'{name}' is read without ref(): it would bypass the catalog",
+                                    f"write {{{{ ref('{name}') }}}}" if table.db else
+                                    "read catalog tables with {{ ref('namespace.table') }}")
+            if not ctx.diagnostics.ok:
+                return None
         return query
 
     def _optimize(
@@ -279,8 +285,15 @@ class Compiler:
                                     "partition columns: " + (", ".join(target.partition_by) or "none"))
                 continue
             rendered = ctx.render(value, path)
-            if rendered is not None:
-                static[key] = rendered
+            if rendered is None:
+                static[key] = value  # reported; keep the column out of the schema check
+                continue
+            column = target.column(key) if target is not None else None
+            if column is not None and not _fits(rendered, column.type):
+                ctx.diagnostics.add(path, "type-mismatch",
+                                    f"'{rendered}' is not a {column.type} value for partition column '{key}'",
+                                    "e.g. {{ ds }} for a date partition")
+            static[key] = rendered
         return static
 
     def _align_with_target(
@@ -325,6 +338,11 @@ class Compiler:
                                         f"column '{column.name}' is {produced_type} "
                                         f"but {target.name} stores {column.type}",
                                         f"cast it to {column.type} in the task")
+                if pf == TypeFamily.STRING and tf == TypeFamily.TEMPORAL:
+                    ctx.diagnostics.add("target.table", "implicit-cast",
+                                        f"column '{column.name}' is text written into {column.type}: values "
+                                        "that are not dates/timestamps fail or become NULL",
+                                        "parse it explicitly, e.g. TO_DATE(x, 'yyyy-MM-dd')")
                 if _narrows(produced_type, column.type):
                     ctx.diagnostics.add("target.table", "lossy-cast",
                                         f"column '{column.name}' is {produced_type}; writing it into "
@@ -462,6 +480,24 @@ def _type_name(node: exp.Expr) -> str | None:
         return None
 
 
+def _fits(value: str, type_sql: str) -> bool:
+    """Whether a static partition value can be read as the partition column's type."""
+    try:
+        kind = parse_type(type_sql).this
+    except InvalidType:
+        return True
+    try:
+        if kind == exp.DataType.Type.DATE:
+            date.fromisoformat(value)
+        elif kind in exp.DataType.INTEGER_TYPES:
+            int(value)
+        elif kind in exp.DataType.REAL_TYPES:
+            float(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _narrows(produced: str, target: str) -> bool:
     """Fractional numbers written into an integer column lose their fraction."""
     fractional = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT, exp.DataType.Type.DECIMAL}
@@ -485,7 +521,8 @@ def _is_identity(projections: list[exp.Expr], output: Columns) -> bool:
         return False
     for projection, name in zip(projections, output, strict=True):
         inner = projection.this if isinstance(projection, exp.Alias) else projection
-        if not isinstance(inner, exp.Column) or inner.name != name or projection.alias_or_name != name:
+        if (not isinstance(inner, exp.Column) or inner.name.lower() != name.lower()
+                or projection.alias_or_name.lower() != name.lower()):
             return False
     return True
 
@@ -517,24 +554,23 @@ def _replace_tables(query: exp.Query, mapping: dict[str, str]) -> exp.Query:
     return query.transform(swap)
 
 
-def split_statements(script: str) -> list[str]:
-    """Split a generated script on statement boundaries using sqlglot's tokenizer, not on ';' in text."""
-    from sqlglot.tokens import Tokenizer, TokenType
+def split_statements(script: str, dialect: str = "spark") -> list[str]:
+    """Split a script into statements with the engine's own tokenizer (';' inside a string literal or
+    a quoted name is not a boundary). Each statement runs from its first token to its last, so comments
+    between statements are dropped and comments inside one are kept."""
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.tokens import TokenType
 
     statements: list[str] = []
-    start = 0
-    for token in Tokenizer().tokenize(script):
+    first = last = None
+    for token in Dialect.get_or_raise(dialect).tokenize(script):
         if token.token_type == TokenType.SEMICOLON:
-            text = _strip_comments(script[start:token.start])
-            if text:
-                statements.append(text)
-            start = token.end + 1
-    tail = _strip_comments(script[start:])
-    if tail:
-        statements.append(tail)
+            if first is not None and last is not None:
+                statements.append(script[first.start:last.end + 1])
+            first = last = None
+            continue
+        first = first or token
+        last = token
+    if first is not None and last is not None:
+        statements.append(script[first.start:last.end + 1])
     return statements
-
-
-def _strip_comments(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if not line.strip().startswith("--")]
-    return "\n".join(lines).strip()

@@ -23,6 +23,7 @@ RULES: dict[str, SeverityLevel] = {
     "select-star-into-sink": "warning",
     "target-schema-mismatch": "error",
     "lossy-cast": "warning",
+    "implicit-cast": "warning",
     "missing-target-column": "warning",
     "unbounded-state": "warning",
     "streaming-unsupported": "error",
@@ -34,6 +35,7 @@ RULES: dict[str, SeverityLevel] = {
     "optimizer-fallback": "warning",
     "engine-analysis": "error",
     "duplicate-column": "error",
+    "connector-not-checked": "warning",  # deep validation: a stand-in planned instead of an absent connector
 }
 
 

@@ -35,12 +35,13 @@ def quote_table(name: str, dialect: str) -> str:
     return table.sql(dialect=dialect)
 
 
-def quote_literal(value: Any) -> str:
+def quote_literal(value: Any, dialect: str = "spark") -> str:
+    """A SQL literal escaped the way the engine reads it (Spark: backslash escapes; Flink: '')."""
     if isinstance(value, bool):
-        return exp.Boolean(this=value).sql()
+        return exp.Boolean(this=value).sql(dialect=dialect)
     if isinstance(value, int | float):
-        return exp.Literal.number(value).sql()
-    return exp.Literal.string(str(value)).sql()
+        return exp.Literal.number(value).sql(dialect=dialect)
+    return exp.Literal.string(str(value)).sql(dialect=dialect)
 
 
 @pass_context
@@ -53,8 +54,9 @@ def _table(context: Context, name: str) -> str:
     return quote_table(str(name), context["dialect"])
 
 
-def _literal(value: Any) -> str:
-    return quote_literal(value)
+@pass_context
+def _literal(context: Context, value: Any) -> str:
+    return quote_literal(value, context.get("dialect") or "spark")
 
 
 @lru_cache(maxsize=1)

@@ -121,9 +121,10 @@ def _bindings(name: str) -> dict[str, Any]:
                       "prod": {"kind": "file", "path": f"/data/prod/h/{name}"}}}
 
 
-def hostile_catalog(column: str, description: str = "", column_description: str = "") -> MemoryCatalog:
+def hostile_catalog(column: str, description: str = "", column_description: str = "", ds_type: str = "date"
+                    ) -> MemoryCatalog:
     cols = [{"name": "id", "type": "bigint"}, {"name": column, "type": "string", "description": column_description},
-            {"name": "amount", "type": "double"}, {"name": "ds", "type": "date"}]
+            {"name": "amount", "type": "double"}, {"name": "ds", "type": ds_type}]
     return MemoryCatalog([
         TableSpec.model_validate({"name": "h.src", "description": description, "columns": cols,
                                   "partition_by": ["ds"], "bindings": _bindings("src")}),
@@ -194,9 +195,6 @@ def test_hostile_column_names_all_characters(column: str) -> None:
     check_column_name(column)
 
 
-@pytest.mark.xfail(strict=True, reason="the optimizer lower-cases identifiers (Spark normalization) but "
-                   "compile._is_identity compares names case-sensitively, so a target column named Label gets an "
-                   "identity `__fc_out` wrapper around the aggregate")
 def test_mixed_case_column_needs_no_alignment_wrapper() -> None:
     result = compile_with(hostile_catalog("Label"), column_tasks("Label")[2])
     assert "__fc_out" not in result.query
@@ -253,8 +251,6 @@ def test_hostile_filter_literals(value: str) -> None:
     check_filter_literal(value)
 
 
-@pytest.mark.xfail(strict=True, reason="sqlglot's Spark generator writes ' inside a literal as \\', which "
-                   "split_statements (generic tokenizer, no backslash escapes) cannot read: TokenError")
 @SETTINGS
 @given(value=hostile())
 @example(value="it's")
@@ -263,10 +259,20 @@ def test_hostile_filter_literals_with_quotes(value: str) -> None:
     check_filter_literal(value)
 
 
+# A text partition column takes any value, so hostile values reach the script (a date column rejects them).
+TEXT_PARTITIONS = hostile_catalog("label", ds_type="string")
+
+
+def test_date_partition_rejects_a_non_date() -> None:
+    result = compile_with(CATALOG, literal_task("label = 'x'", partition_value="2024-06-02'); DROP TABLE t; --"))
+    assert [(d.path, d.rule) for d in result.diagnostics] == [("target.partition.ds", "type-mismatch")]
+
+
 def check_partition_value(value: str) -> None:
-    result = compile_with(CATALOG, literal_task("label = 'x'", partition_value=value))
+    result = compile_with(TEXT_PARTITIONS, literal_task("label = 'x'", partition_value=value))
     assert result.diagnostics == [], [str(d) for d in result.diagnostics]
-    insert = assert_same_structure(result.script, compile_with(CATALOG, literal_task("label = 'x'")).script)
+    benign = compile_with(TEXT_PARTITIONS, literal_task("label = 'x'"))
+    insert = assert_same_structure(result.script, benign.script)
     assert result.static_partition == {"ds": value}
     partition = insert.this
     assert isinstance(partition, exp.Schema) or insert.find(exp.Partition) is not None
@@ -280,10 +286,6 @@ def test_hostile_partition_values(value: str) -> None:
     check_partition_value(value)
 
 
-@pytest.mark.xfail(strict=True, reason="the `literal` template filter (templating.quote_literal) escapes for "
-                   "sqlglot's generic dialect, not Spark: a backslash is left as is, so x\\' ends the literal "
-                   "early in Spark (SQL injection through target.partition); ' becomes '' which Spark reads as two "
-                   "adjacent literals; a raw newline followed by -- is dropped by split_statements' comment stripping")
 @SETTINGS
 @given(value=hostile())
 @example(value="2024-06-02'); DROP TABLE t; --")
@@ -291,8 +293,6 @@ def test_hostile_partition_values_all_characters(value: str) -> None:
     check_partition_value(value)
 
 
-@pytest.mark.xfail(strict=True, reason="partition values are quoted for sqlglot's generic dialect: for Spark, "
-                   "x\\' escapes the closing quote and the rest of the value becomes SQL (DROP TABLE t)")
 def test_partition_value_cannot_add_a_statement_for_spark() -> None:
     """What Spark sees: split with Spark's own tokenizer, the script must keep its statement count."""
     spark = sqlglot.Dialect.get_or_raise("spark")
@@ -300,9 +300,11 @@ def test_partition_value_cannot_add_a_statement_for_spark() -> None:
     def semicolons(script: str) -> int:
         return sum(1 for t in spark.tokenize(script) if t.token_type == sqlglot.TokenType.SEMICOLON)
 
-    result = compile_with(CATALOG, literal_task("label = 'x'", partition_value="x\\') SELECT 1; DROP TABLE t; --"))
+    hostile_value = "x\\') SELECT 1; DROP TABLE t; --"
+    result = compile_with(TEXT_PARTITIONS, literal_task("label = 'x'", partition_value=hostile_value))
     assert result.ok
-    assert semicolons(result.script) == semicolons(compile_with(CATALOG, literal_task("label = 'x'")).script)
+    benign = compile_with(TEXT_PARTITIONS, literal_task("label = 'x'")).script
+    assert semicolons(result.script) == semicolons(benign)
 
 
 @SETTINGS

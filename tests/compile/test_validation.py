@@ -162,7 +162,6 @@ def test_non_aggregated_column_in_sql_group_by(compile_config: Callable[..., Com
     assert "'status'" in at(result.diagnostics, "sql", "non-aggregated-column").message
 
 
-@pytest.mark.xfail(strict=True, reason="GROUP BY 1 (ordinal, valid Spark SQL) is reported as non-aggregated-column")
 def test_group_by_ordinal_is_accepted(compile_config: Callable[..., CompiledTask]) -> None:
     result = compile_config({
         "name": "s", "kind": "sql", "target": {"table": "mart.user_orders", "partition": {"ds": "{{ ds }}"}},
@@ -171,8 +170,6 @@ def test_group_by_ordinal_is_accepted(compile_config: Callable[..., CompiledTask
     assert result.diagnostics == []
 
 
-@pytest.mark.xfail(strict=True, reason="sqlglot's Spark parser gives a JOIN without ON the condition TRUE, so "
-                   "checks._check_joins never sees a missing ON and the cartesian join passes")
 def test_sql_join_without_on_is_a_cartesian_join(compile_config: Callable[..., CompiledTask]) -> None:
     result = compile_config({
         "name": "s", "kind": "sql", "target": {"table": "mart.user_orders", "partition": {"ds": "{{ ds }}"}},
@@ -346,8 +343,6 @@ def test_undefined_variable_in_sql_task(compile_config: Callable[..., CompiledTa
     assert "'day' is undefined" in result.diagnostics[0].message
 
 
-@pytest.mark.xfail(strict=True, reason="an undefined variable in an sql task's SQL is reported without the list "
-                   "of available variables (filters and partition values list them)")
 def test_undefined_variable_in_sql_task_names_the_available_ones(compile_config: Callable[..., CompiledTask]
                                                                   ) -> None:
     result = compile_config({
@@ -487,8 +482,6 @@ def test_static_partition_on_a_column_that_is_not_a_partition(compile_config: Ca
     assert result.diagnostics[0].hint == "partition columns: ds"
 
 
-@pytest.mark.xfail(strict=True, reason="a static partition value is not checked against the partition column's "
-                   "type: ds (date) = 'not-a-date' compiles, and Spark casts it to NULL or fails at run time")
 def test_static_partition_value_must_fit_the_column_type(compile_config: Callable[..., CompiledTask]) -> None:
     result = compile_config({"name": "f", "kind": "sync", "source": "shop.orders", "filter": DS,
                              "target": {"table": "mart.orders_copy", "partition": {"ds": "not-a-date"}},
@@ -497,8 +490,6 @@ def test_static_partition_value_must_fit_the_column_type(compile_config: Callabl
     assert ("target.partition.ds", "type-mismatch", "error") in triples(result.diagnostics)
 
 
-@pytest.mark.xfail(strict=True, reason="sql tasks are never checked for missing-partition-filter: reading all of "
-                   "shop.orders (partitioned by ds) without a ds predicate compiles without a warning")
 def test_sql_task_reading_a_partitioned_table_without_filter_warns(compile_config: Callable[..., CompiledTask]
                                                                    ) -> None:
     result = compile_config({
