@@ -53,6 +53,9 @@ class CompiledTask:
     target_spec: TableSpec | None = None
     static_partition: dict[str, str] = field(default_factory=dict)
     optimized: bool = False
+    # The optimized SELECT over logical names as an AST (what `logical_query` prints); read-only: lineage
+    # analyses it without re-parsing. None when compilation stopped early.
+    logical_ast: exp.Query | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -122,7 +125,7 @@ class Compiler:
             return result
         check_query_structure(query, task, ctx)
         static = self._static_partition(task, ctx, target_spec)
-        schema = _schema(ctx.tables)
+        schema = _schema(ctx.tables, ctx.dialect)
         optimized, output = self._optimize(query, schema, ctx, optimize)
         if not diagnostics.ok:
             return result
@@ -142,6 +145,7 @@ class Compiler:
             return result
         physical_query = _replace_tables(optimized, {s.logical: s.name for s in sources})
         result.logical_query = optimized.sql(dialect=engine, pretty=True)
+        result.logical_ast = optimized
         result.query = physical_query.sql(dialect=engine, pretty=True)
         result.output_columns = [(s.alias_or_name, _type_name(s)) for s in physical_query.selects]
         result.sources, result.target, result.static_partition = sources, target, static
@@ -376,7 +380,7 @@ class Compiler:
         parsed = self._parse(sql, ctx, task)
         if parsed is None:
             return None
-        result, _ = self._optimize(parsed, _schema(ctx.tables), ctx, optimize)
+        result, _ = self._optimize(parsed, _schema(ctx.tables, ctx.dialect), ctx, optimize)
         return result
 
     def _physical(
@@ -442,10 +446,14 @@ class Compiler:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _schema(tables: dict[str, TableSpec]) -> dict[str, Any]:
+def _schema(tables: dict[str, TableSpec], dialect: str) -> dict[str, Any]:
+    """The optimizer's schema. Column names go in quoted: sqlglot parses schema keys as SQL, and a
+    catalog column may be named `a;b` or `$x`."""
     schema: dict[str, dict[str, dict[str, str]]] = {}
     for spec in tables.values():
-        schema.setdefault(spec.namespace, {})[spec.short_name] = {c.name: c.type for c in spec.columns}
+        schema.setdefault(spec.namespace, {})[spec.short_name] = {
+            exp.to_identifier(c.name, quoted=True).sql(dialect=dialect): c.type for c in spec.columns
+        }
     return schema
 
 
