@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from generators.diagnostics import Diagnostic, join_path
 from generators.tasks import KINDS, TASK_ADAPTER, Task
@@ -102,5 +102,19 @@ def load_task_file(path: str | Path) -> tuple[Task | None, list[Diagnostic]]:
 
 
 def task_to_json(task: Task) -> str:
-    """Canonical JSON for a task: defaults left out, stable key order — diff-friendly."""
-    return json.dumps(task.model_dump(mode="json", exclude_defaults=True, by_alias=True), indent=2) + "\n"
+    """Canonical JSON for a task: defaults left out (but every `kind` kept), stable key order — diff-friendly."""
+    return json.dumps(_canonical(task), indent=2, ensure_ascii=False) + "\n"
+
+
+def _canonical(model: BaseModel) -> dict[str, Any]:
+    data = model.model_dump(mode="json", exclude_defaults=True, by_alias=True)
+    if "kind" in type(model).model_fields:
+        head = {"name": data.pop("name")} if "name" in data else {}
+        data = {**head, "kind": model.kind, **data}  # type: ignore[attr-defined] # the discriminator is kept
+    for name in list(data):
+        value = getattr(model, name, None)
+        if isinstance(value, BaseModel):
+            data[name] = _canonical(value)
+        elif isinstance(value, list) and value and all(isinstance(v, BaseModel) for v in value):
+            data[name] = [_canonical(v) for v in value]
+    return data

@@ -1,0 +1,1 @@
+"""The Streamlit UI: `streamlit run app/ui/app.py` (or `formcast ui`)."""

@@ -1,0 +1,49 @@
+"""Formcast's Streamlit app: the entry point for `streamlit run app/ui/app.py` (what `formcast ui` runs).
+
+It holds what the pages share (session state, the sidebar) and routes with `st.navigation`; the
+pages under `pages/` are thin views over `app.ui.state`, `app.ui.forms` and `app.task_store`.
+"""
+
+import os
+import sys
+
+# `streamlit run` puts this file's folder first on sys.path, where `app.py` would shadow the `app`
+# package: put the repository root there instead.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_ROOT = os.path.dirname(os.path.dirname(_HERE))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+if "app" in sys.modules and not hasattr(sys.modules["app"], "__path__"):
+    del sys.modules["app"]
+
+import streamlit as st  # noqa: E402
+
+from app.ui import state  # noqa: E402
+
+st.set_page_config(page_title="Formcast", page_icon="🧩", layout="wide")
+state.init()
+state.warm_engine()  # start Spark in the background once per process: previews then answer fast
+
+PAGES = [
+    st.Page("pages/tasks.py", title="Tasks", icon="🗂️", default=True),
+    st.Page("pages/editor.py", title="Task editor", icon="✏️"),
+    st.Page("pages/run.py", title="Run", icon="▶️"),
+    st.Page("pages/schedule.py", title="Schedule", icon="⏰"),
+    st.Page("pages/catalog.py", title="Catalog", icon="📚"),
+]
+page = st.navigation(PAGES)
+
+with st.sidebar:
+    current = state.doc()
+    opened = state.opened()
+    if current is not None:
+        name = current.get("name") or "(unnamed)"
+        saved = " · saved" if opened and opened[0] == current.get("name") else " · not saved"
+        st.caption(f"Editing **{name}** ({current.get('kind', '?')}){saved}")
+    else:
+        st.caption("No task open: create or open one on the Tasks page.")
+    st.date_input("Logical date", key="logical_date", help="The date runs and compiled SQL are for ({{ ds }}).")
+    st.caption(f"Workspace: `{state.home()}`")
+
+page.run()
