@@ -147,3 +147,51 @@ class RunRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     target: Mapped[str | None] = mapped_column(String(NAME_LEN), nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LineageTaskRow(Base):
+    """One version (config hash) of a task's lineage; exactly one version per task is current."""
+
+    __tablename__ = "lineage_tasks"
+    __table_args__ = (
+        UniqueConstraint("task", "config_hash"),
+        Index(None, "task", "current"),
+        Index(None, "target_table"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task: Mapped[str] = mapped_column(String(NAME_LEN))
+    config_hash: Mapped[str] = mapped_column(String(128))
+    engine: Mapped[str] = mapped_column(String(ENGINE_LEN))
+    target_table: Mapped[str] = mapped_column(String(NAME_LEN))
+    owner: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    priority: Mapped[str] = mapped_column(String(8), default="P2")
+    reads: Mapped[list[str]] = mapped_column(JSON, default=list)
+    output_columns: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[name, type | null], ...]
+    incomplete: Mapped[list[str]] = mapped_column(JSON, default=list)
+    current: Mapped[bool] = mapped_column(default=True)
+    computed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class LineageEdgeRow(Base):
+    """`target_table.target_column` derives from `source_table.source_column`; target_column NULL: a row edge."""
+
+    __tablename__ = "lineage_edges"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('copied', 'transformed', 'aggregated', 'filtered_by', 'joined_on')", name="kind"
+        ),
+        Index(None, "lineage_id"),
+        Index(None, "source_table"),
+        Index(None, "target_table"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lineage_id: Mapped[int] = mapped_column(ForeignKey("lineage_tasks.id", ondelete="CASCADE"))
+    task: Mapped[str] = mapped_column(String(NAME_LEN))
+    config_hash: Mapped[str] = mapped_column(String(128))
+    target_table: Mapped[str] = mapped_column(String(NAME_LEN))
+    target_column: Mapped[str | None] = mapped_column(String(COLUMN_NAME_LEN), nullable=True)
+    source_table: Mapped[str] = mapped_column(String(NAME_LEN))
+    source_column: Mapped[str] = mapped_column(String(COLUMN_NAME_LEN))
+    kind: Mapped[str] = mapped_column(String(16))

@@ -40,7 +40,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from catalog import lineage as _lineage
 from catalog.errors import CatalogError, Problem, problems_from_validation
+from catalog.lineage import LineageEdge, LineageGraph, TaskLineage, Walk
 from catalog.models import (
     COLUMN_NAME_LEN,
     NAME_LEN,
@@ -648,3 +650,53 @@ class Catalog:
         with self._transaction() as conn:
             row = conn.execute(select(_R).where(_R.c.id == run_id)).first()
         return _run_record(row) if row else None
+
+    # --- lineage ---
+
+    def save_lineage(self, lineage: TaskLineage) -> None:
+        """Store `lineage` as its task's current version, in one transaction; older versions are kept."""
+        with self._transaction(write=True) as conn:
+            _lineage.save(conn, lineage)
+
+    def lineage(self, task: str, config_hash: str | None = None) -> TaskLineage | None:
+        """The current lineage of `task` (or its version `config_hash`), edges included; None if not stored."""
+        current = None if config_hash else True
+        with self._transaction() as conn:
+            found = [t for t in _lineage.load_tasks(conn, task=task, current=current)
+                     if config_hash is None or t.config_hash == config_hash]
+            if not found:
+                return None
+            found[0].edges = _lineage.load_edges(conn, task=task, config_hash=found[0].config_hash, current=None)
+        return found[0]
+
+    def lineage_tasks(self, current: bool | None = True, task: str | None = None) -> list[TaskLineage]:
+        """Task versions (without edges): current ones by default, all with current=None."""
+        with self._transaction() as conn:
+            return _lineage.load_tasks(conn, task=task, current=current)
+
+    def lineage_edges(self, current: bool | None = True, task: str | None = None) -> list[LineageEdge]:
+        with self._transaction() as conn:
+            return _lineage.load_edges(conn, task=task, current=current)
+
+    def lineage_graph(self) -> LineageGraph:
+        """Every task's current lineage, in one read transaction (what impact analysis walks)."""
+        with self._transaction() as conn:
+            tasks = _lineage.load_tasks(conn)
+            edges = _lineage.load_edges(conn)
+        return LineageGraph({t.task: t for t in tasks}, edges)
+
+    def writers_of(self, table: str) -> list[str]:
+        """Tasks whose current version writes `table`: upstream, per logical date, of its readers."""
+        return self.lineage_graph().writers_of(table)
+
+    def readers_of(self, table: str, *, include_self: bool = False) -> list[str]:
+        """Tasks whose current version reads `table` (a task merging into its own target only with include_self)."""
+        return self.lineage_graph().readers_of(table, include_self=include_self)
+
+    def upstream(self, table: str, column: str | None = None, depth: int | None = None) -> Walk:
+        """What `table` (or `table.column`) derives from, across tasks, `depth` task hops deep (None: all)."""
+        return self.lineage_graph().upstream(table, column, depth)
+
+    def downstream(self, table: str, column: str | None = None, depth: int | None = None) -> Walk:
+        """What derives from `table` (or `table.column`), across tasks."""
+        return self.lineage_graph().downstream(table, column, depth)

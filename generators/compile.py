@@ -20,7 +20,7 @@ from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer import optimizer
 
 from catalog.spec import TableSpec
-from catalog.types import InvalidType, TypeFamily, parse_type
+from catalog.types import InvalidType, TypeFamily, normalize_type, parse_type
 from generators.checks import check_query_structure
 from generators.context import CatalogReader, Columns, PlanContext, Relation, family_of
 from generators.diagnostics import Diagnostic, Diagnostics, join_path
@@ -483,7 +483,7 @@ def _type_name(node: exp.Expr) -> str | None:
     if data_type is None or data_type.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
         return None
     try:
-        return parse_type(data_type.sql(dialect="spark")).sql(dialect="spark").lower()
+        return normalize_type(data_type.sql(dialect="spark"))  # cached: one generation per column
     except InvalidType:
         return None
 

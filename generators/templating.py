@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import FileSystemLoader, StrictUndefined, Template, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlglot import exp
@@ -19,10 +19,12 @@ from sqlglot import exp
 from templates import TEMPLATES_DIR
 
 
+@lru_cache(maxsize=65536)
 def quote_identifier(name: str, dialect: str) -> str:
     return exp.to_identifier(name, quoted=True).sql(dialect=dialect)
 
 
+@lru_cache(maxsize=16384)
 def quote_table(name: str, dialect: str) -> str:
     """`ns.table` (or `db.table`, `cat.db.table`) with each part quoted."""
     parts = name.split(".")
@@ -75,14 +77,21 @@ def environment() -> ImmutableSandboxedEnvironment:
     return env
 
 
+@lru_cache(maxsize=256)
+def _template(engine: str, name: str) -> Template:
+    return environment().select_template([f"{engine}/{name}.sql.j2", f"common/{name}.sql.j2"])
+
+
+@lru_cache(maxsize=8)
+def _macros(engine: str) -> Any:
+    return _template(engine, "macros").make_module({"dialect": engine})
+
+
 def render_template(engine: str, name: str, **context: Any) -> str:
     """Render `<engine>/<name>.sql.j2`, or `common/<name>.sql.j2` when the engine has no override."""
-    env = environment()
-    template = env.select_template([f"{engine}/{name}.sql.j2", f"common/{name}.sql.j2"])
-    macros = env.select_template([f"{engine}/macros.sql.j2", "common/macros.sql.j2"])
     context.setdefault("dialect", engine)
-    context["m"] = macros.make_module({"dialect": context["dialect"]})
-    return template.render(context).strip()
+    context["m"] = _macros(context["dialect"])
+    return _template(engine, name).render(context).strip()
 
 
 def render_string(text: str, variables: dict[str, Any]) -> str:
