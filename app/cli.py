@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -63,6 +64,11 @@ def _env_option(func: Any) -> Any:
 def _engine_option(func: Any) -> Any:
     return click.option("--engine", type=click.Choice(["spark", "flink"]), default=None,
                         help="Engine to compile for (default: the task's engine).")(func)
+
+
+def _mode_option(func: Any) -> Any:
+    return click.option("--mode", type=click.Choice(["batch", "streaming"]), default="batch", show_default=True,
+                        help="Flink runtime mode.")(func)
 
 
 def _print_diagnostics(items: list[Diagnostic]) -> None:
@@ -191,11 +197,13 @@ def catalog_show(name: str) -> None:
 @main.command()
 @click.argument("task_file", metavar="TASK.json", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--deep", is_flag=True, help="Also ask local Spark to analyze the plan (no job runs).")
+@click.option("--deep", is_flag=True, help="Also ask the engine's planner (local Spark or Flink) to check the plan.")
 @_engine_option
+@_mode_option
 @_env_option
 @_date_option
-def validate(task_file: str, fmt: str, deep: bool, engine: str | None, env: str, logical_date: str | None) -> None:
+def validate(task_file: str, fmt: str, deep: bool, engine: str | None, mode: str, env: str,
+             logical_date: str | None) -> None:
     """Check a task config against its schema and the catalog; report every problem with its field."""
     from generators.compile import Compiler
     from generators.loading import load_task_file
@@ -204,7 +212,10 @@ def validate(task_file: str, fmt: str, deep: bool, engine: str | None, env: str,
     items = list(problems)
     if task is not None:
         with _open_catalog() as store:
-            compiled = Compiler(store).compile(task, engine=engine, env=env, logical_date=_parse_date(logical_date))
+            if mode == "streaming" and (engine or task.engine) != "flink":
+                raise click.UsageError("--mode streaming is for flink: add --engine flink")
+            compiled = Compiler(store).compile(task, engine=engine, env=env, logical_date=_parse_date(logical_date),
+                                               mode=mode)
             items = list(compiled.diagnostics)
             if deep and compiled.ok:
                 from app.deep import analyze
@@ -248,25 +259,32 @@ def compile_command(task_file: str, engine: str | None, env: str, logical_date: 
 
 @main.command()
 @click.argument("task_file", metavar="TASK.json", type=click.Path(dir_okay=False))
+@_engine_option
+@_mode_option
 @_env_option
 @_date_option
 @click.option("--preview", "preview_rows", type=click.IntRange(min=0), default=0,
               help="After writing, print the first N rows of what was written.")
-@click.option("--dry-run", is_flag=True, help="Preview the result on local Spark without writing anything.")
-def run(task_file: str, env: str, logical_date: str | None, preview_rows: int, dry_run: bool) -> None:
-    """Run a task on Spark (local[*], or FORMCAST_SPARK_MASTER) and record the run."""
+@click.option("--dry-run", is_flag=True, help="Preview the result on the engine without writing anything.")
+def run(task_file: str, engine: str | None, mode: str, env: str, logical_date: str | None, preview_rows: int,
+        dry_run: bool) -> None:
+    """Run a task on Spark (local[*] or FORMCAST_SPARK_MASTER) or Flink (local, or FORMCAST_FLINK_REMOTE)."""
     from app import runs
     from generators.compile import Compiler
 
     task = _load_task(task_file)
     day = _parse_date(logical_date)
+    if mode == "streaming" and (engine or task.engine) != "flink":
+        raise click.UsageError("--mode streaming runs on flink: add --engine flink")
     emit = lambda line: click.echo(line, err=True)  # noqa: E731 - progress goes to stderr
     with _open_catalog() as store:
         compiler = Compiler(store)
         if dry_run:
-            result = runs.preview(compiler, task, env=env, logical_date=day, limit=preview_rows or 20, emit=emit)
+            result = runs.preview(compiler, task, env=env, logical_date=day, limit=preview_rows or 20, emit=emit,
+                                  engine=engine, mode=mode)
         else:
-            result = runs.run(compiler, task, store, env=env, logical_date=day, preview_rows=preview_rows, emit=emit)
+            result = runs.run(compiler, task, store, env=env, logical_date=day, preview_rows=preview_rows, emit=emit,
+                              engine=engine, mode=mode)
     _print_diagnostics(result.diagnostics)
     if result.status != "succeeded":
         click.echo(f"{task.name}: {result.status}" + (f": {result.error}" if result.error else ""), err=True)
@@ -274,7 +292,58 @@ def run(task_file: str, env: str, logical_date: str | None, preview_rows: int, d
     if result.preview:
         runs.print_rows(result.preview, result.columns)
     written = f"{result.rows_written} row(s) written, " if result.rows_written is not None else ""
-    click.echo(f"{task.name}: succeeded ({written}{result.seconds:.1f} s, run {result.run_id or 'preview'})")
+    job = f", job {result.job_id}" if result.job_id else ""
+    click.echo(f"{task.name}: succeeded ({written}{result.seconds:.1f} s, run {result.run_id or 'preview'}{job})")
+
+
+@main.command()
+@click.argument("run_id")
+@click.option("--wait", "wait_seconds", type=click.FloatRange(min=0), default=15.0, show_default=True,
+              help="Seconds to wait for the running process to record the cancellation.")
+def stop(run_id: str, wait_seconds: float) -> None:
+    """Cancel a running Flink job by its run id (a prefix of it is enough)."""
+    import time
+
+    from app.runners import flink as flink_runner
+
+    with _open_catalog() as store:
+        record = store.get_run(run_id)
+        if record is None:
+            matches = [r for r in store.runs(limit=1000) if r.id.startswith(run_id)]
+            if len(matches) != 1:
+                click.echo(f"no run '{run_id}'" if not matches else f"'{run_id}' matches {len(matches)} runs", err=True)
+                sys.exit(EXIT_USAGE)
+            record = matches[0]
+        if record.status != "running":
+            click.echo(f"run {record.id} is not running ({record.status})", err=True)
+            sys.exit(EXIT_INVALID)
+        job_id, rest = record.details.get("job_id"), record.details.get("rest_url")
+        if record.engine != "flink" or not job_id or not rest:
+            click.echo(f"run {record.id} has no flink job to cancel", err=True)
+            sys.exit(EXIT_INVALID)
+        state = flink_runner.job_state(job_id, rest)
+        if state is None or not flink_runner.cancel(job_id, rest):
+            # The process that ran it is gone (its local cluster went with it): close the record.
+            _close_run(store, record.id, "failed", f"job {job_id} is unreachable at {rest}; marked failed by stop")
+            click.echo(f"run {record.id}: job {job_id} unreachable at {rest}; run marked failed", err=True)
+            sys.exit(EXIT_INVALID)
+        click.echo(f"run {record.id}: cancelling job {job_id}", err=True)
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            current = store.get_run(record.id)
+            if current is not None and current.status != "running":
+                click.echo(f"run {record.id}: {current.status}")
+                return
+            time.sleep(0.5)
+        _close_run(store, record.id, "cancelled", "stopped by formcast stop")
+        click.echo(f"run {record.id}: cancelled")
+
+
+def _close_run(store: Any, run_id: str, status: str, error: str) -> None:
+    from catalog.errors import CatalogError
+
+    with contextlib.suppress(CatalogError):  # the running process may have recorded it in the meantime
+        store.finish_run(run_id, status, error=error)
 
 
 @main.command("runs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import uuid
@@ -12,7 +13,7 @@ from typing import Any
 
 from app import staging
 from app.runners import spark as spark_runner
-from catalog.spec import FileBinding
+from catalog.spec import DatagenBinding, FileBinding, KafkaBinding
 from generators.compile import CompiledTask, Compiler, config_hash
 from generators.diagnostics import Diagnostic
 from generators.tasks import Task
@@ -29,6 +30,8 @@ class RunResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     seconds: float = 0.0
     log: list[str] = field(default_factory=list)
+    job_id: str | None = None  # flink
+    job_state: str | None = None  # flink: the job's final state
 
 
 def _log(result: RunResult, emit: Callable[[str], None] | None, message: str) -> None:
@@ -38,14 +41,17 @@ def _log(result: RunResult, emit: Callable[[str], None] | None, message: str) ->
 
 
 def preview(compiler: Compiler, task: Task, *, env: str = "dev", logical_date: date | None = None,
-            limit: int = 20, emit: Callable[[str], None] | None = None) -> RunResult:
+            limit: int = 20, emit: Callable[[str], None] | None = None, engine: str | None = None,
+            mode: str = "batch") -> RunResult:
     """Run the task's query on a sample and return rows; never writes anything."""
     result = RunResult(run_id=uuid.uuid4().hex[:12], status="invalid")
-    compiled = compiler.compile(task, env=env, logical_date=logical_date)
+    compiled = compiler.compile(task, engine=engine, env=env, logical_date=logical_date, mode=mode)
     result.diagnostics = compiled.diagnostics
     if not compiled.ok:
         result.error = "the task is invalid"
         return result
+    if compiled.engine == "flink":
+        return _preview_flink(compiled, result, limit, emit)
     started = time.perf_counter()
     try:
         _create_source_views(compiled, result, emit)
@@ -67,14 +73,17 @@ def _create_source_views(compiled: CompiledTask, result: RunResult, emit: Callab
 
 
 def run(compiler: Compiler, task: Task, store: Any, *, env: str = "dev", logical_date: date | None = None,
-        preview_rows: int = 0, emit: Callable[[str], None] | None = None) -> RunResult:
+        preview_rows: int = 0, emit: Callable[[str], None] | None = None, engine: str | None = None,
+        mode: str = "batch") -> RunResult:
     """Execute a task end to end and record it in the catalog database's run history."""
     result = RunResult(run_id="", status="invalid")
-    plain = compiler.compile(task, env=env, logical_date=logical_date)
+    plain = compiler.compile(task, engine=engine, env=env, logical_date=logical_date, mode=mode)
     result.diagnostics = plain.diagnostics
     if not plain.ok or plain.target is None:
         result.error = "the task is invalid"
         return result
+    if plain.engine == "flink":
+        return _run_flink(compiler, task, store, plain, result, preview_rows, emit)
     run_id = store.start_run(task.name, config_hash(task), plain.engine, env, plain.logical_date, task.target.table)
     result.run_id = run_id
     binding = plain.target.binding
@@ -84,7 +93,8 @@ def run(compiler: Compiler, task: Task, store: Any, *, env: str = "dev", logical
         target_path = plain.target.ddl["location"]
         if staging.is_local(target_path):
             stage_dir = staging.staging_path(target_path, run_id[:12])
-            compiled = compiler.compile(task, env=env, logical_date=logical_date, sink_location=stage_dir)
+            compiled = compiler.compile(task, engine=plain.engine, env=env, logical_date=logical_date,
+                                        sink_location=stage_dir)
             if task.target.write_mode == "upsert":
                 _ensure_folder(target_path)
     started = time.perf_counter()
@@ -154,3 +164,171 @@ def print_rows(rows: list[dict[str, Any]], columns: list[str], out: Any = sys.st
     print("  ".join("-" * w for w in widths), file=out)
     for r in cells:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)), file=out)
+
+
+# --- flink ----------------------------------------------------------------------------------------
+
+# A streaming aggregate preview: mini-batches fold many input rows into one update per key, so the
+# result is materialized from a few updates instead of a changelog entry per input row.
+STREAMING_PREVIEW_SETTINGS = {
+    "table.exec.mini-batch.enabled": "true",
+    "table.exec.mini-batch.allow-latency": "200 ms",
+    "table.exec.mini-batch.size": "5000",
+}
+# Unbounded streaming jobs commit files on checkpoints.
+STREAMING_RUN_SETTINGS = {"execution.checkpointing.interval": "10 s"}
+DATA_LINE_FORMATS = ("csv", "json")
+
+
+def is_unbounded(table: Any) -> bool:
+    binding = table.binding
+    return isinstance(binding, KafkaBinding) or (isinstance(binding, DatagenBinding) and not binding.number_of_rows)
+
+
+def _preview_flink(compiled: CompiledTask, result: RunResult, limit: int,
+                   emit: Callable[[str], None] | None) -> RunResult:
+    from app.runners import flink as flink_runner
+
+    mode = compiled.mode
+    started = time.perf_counter()
+    try:
+        values, setup = flink_runner.split_settings(compiled.setup_statements())
+        values.pop("execution.runtime-mode", None)
+        if mode == "streaming":
+            values.update(STREAMING_PREVIEW_SETTINGS)
+        env = flink_runner.get_env(mode)
+        with flink_runner.settings(env, values):
+            for statement in setup:
+                flink_runner.execute(statement, mode)
+            _log(result, emit, f"created {len(compiled.sources)} source table(s) on flink ({mode})")
+            table = flink_runner.query(compiled.query, mode)
+            if any(is_unbounded(s) for s in compiled.sources):
+                result.preview, result.columns = flink_runner.first_rows(table, limit)
+            else:
+                result.preview, result.columns = flink_runner.to_rows(table, limit)
+        result.status = "succeeded"
+    except flink_runner.EngineError as err:
+        result.status, result.error = "failed", str(err)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def count_data_lines(folder: str, fmt: str) -> int | None:
+    """Rows in what a line-per-row format (csv, json) wrote; hidden and in-progress files are skipped."""
+    from pathlib import Path
+
+    if fmt not in DATA_LINE_FORMATS:
+        return None
+    total = 0
+    root = Path(folder)
+    if not root.exists():
+        return 0
+    for path in root.rglob("*"):
+        relative = path.relative_to(root).parts
+        if path.is_file() and not any(part.startswith(staging.HIDDEN_PREFIXES) for part in relative):
+            with path.open("rb") as handle:
+                total += sum(1 for line in handle if line.strip())
+    return total
+
+
+def _run_flink(compiler: Compiler, task: Task, store: Any, plain: CompiledTask, result: RunResult,
+               preview_rows: int, emit: Callable[[str], None] | None) -> RunResult:
+    from app.runners import flink as flink_runner
+
+    assert plain.target is not None
+    mode, env, logical_date = plain.mode, plain.env, plain.logical_date
+    unbounded = [s.logical for s in plain.sources if is_unbounded(s)]
+    job_id = flink_runner.new_job_id()
+    try:
+        rest = flink_runner.rest_url()
+    except flink_runner.EngineError as err:
+        rest, result.error = "", str(err)
+    details = {"job_id": job_id, "rest_url": rest, "mode": mode, "flink": flink_runner.describe_target()}
+    run_id = store.start_run(task.name, config_hash(task), "flink", env, logical_date, task.target.table,
+                             details=details)
+    result.run_id, result.job_id = run_id, job_id
+    if result.error:
+        result.status = "failed"
+        store.finish_run(run_id, "failed", error=result.error)
+        return result
+    binding = plain.target.binding
+    stage_dir: str | None = None
+    compiled = plain
+    if isinstance(binding, FileBinding) and not unbounded:
+        target_path = plain.target.ddl["location"]
+        if staging.is_local(target_path):
+            stage_dir = staging.staging_path(target_path, run_id[:12])
+            compiled = compiler.compile(task, engine="flink", env=env, logical_date=logical_date, mode=mode,
+                                        sink_location=stage_dir)
+    started = time.perf_counter()
+    _log(result, emit, f"run {run_id}: {task.name} on flink ({flink_runner.describe_target()}, {mode}), env {env}, "
+                       f"logical date {logical_date}")
+    if unbounded:
+        _log(result, emit, f"unbounded source(s) {', '.join(unbounded)}: the job runs until stopped "
+                           f"(Ctrl-C, or formcast stop {run_id})")
+    statements = compiled.statements()
+    try:
+        if mode == "streaming":
+            statements = [f"SET '{k}' = '{v}'" for k, v in STREAMING_RUN_SETTINGS.items()] + statements
+        outcome = flink_runner.run_script(statements, mode, job_id=job_id, emit=lambda line: _log(result, emit, line))
+        result.job_state = outcome.state
+        if outcome.state == "CANCELED":
+            result.status, result.error = "cancelled", "the job was cancelled"
+        elif outcome.state != "FINISHED":
+            result.status, result.error = "failed", f"the job ended {outcome.state}"
+        else:
+            if stage_dir is not None:
+                result.rows_written = count_data_lines(stage_dir, plain.target.ddl.get("format", ""))
+                staging.commit(stage_dir, plain.target.ddl["location"], task.target.write_mode,
+                               bool(compiled.target_spec and compiled.target_spec.partition_by))
+            result.status = "succeeded"
+            _log(result, emit, f"wrote {result.rows_written if result.rows_written is not None else '?'} row(s) "
+                               f"to {task.target.table}")
+            if preview_rows:
+                result.preview, result.columns = _read_back_flink(plain, preview_rows)
+        if result.status != "succeeded":
+            _log(result, emit, f"{result.status}: {result.error}")
+    except KeyboardInterrupt:
+        result.status, result.error = "cancelled", "interrupted; the job was cancelled"
+        _log(result, emit, result.error)
+    except flink_runner.EngineError as err:
+        result.status, result.error = "failed", str(err)
+        _log(result, emit, f"failed: {err}")
+    except OSError as err:
+        result.status, result.error = "failed", f"could not publish the output: {err}"
+        _log(result, emit, result.error)
+    finally:
+        if stage_dir is not None:
+            staging.discard(stage_dir)
+        result.seconds = time.perf_counter() - started
+        _finish(store, run_id, result, {"seconds": round(result.seconds, 3), "statements": len(statements),
+                                        "job_state": result.job_state})
+    return result
+
+
+def _finish(store: Any, run_id: str, result: RunResult, details: dict[str, Any]) -> None:
+    from catalog.errors import CatalogError
+
+    with contextlib.suppress(CatalogError):  # `formcast stop` may have closed the record already
+        store.finish_run(run_id, result.status, rows_written=result.rows_written, error=result.error,
+                         details=details)
+
+
+def _read_back_flink(compiled: CompiledTask, limit: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """Read what was written through the sink table's own definition (batch), filtered to the static partition."""
+    from sqlglot import exp
+
+    from app.runners import flink as flink_runner
+
+    ddl = compiled.target.ddl if compiled.target else {}
+    if ddl.get("kind") != "file" or ddl.get("format") not in DATA_LINE_FORMATS:
+        return [], []
+    table = ddl["table"]
+    create = next((s for s in compiled.statements() if s.upper().startswith("CREATE") and table in s), None)
+    if create is None:
+        return [], []
+    flink_runner.execute(create, "batch")
+    query = exp.select("*").from_(exp.to_identifier(table, quoted=True))
+    for key, value in compiled.static_partition.items():
+        query = query.where(exp.column(key, quoted=True).eq(exp.Literal.string(value)))
+    return flink_runner.to_rows(flink_runner.query(query.sql(dialect="flink"), "batch"), limit)

@@ -18,6 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer import optimizer
+from sqlglot.optimizer.pushdown_projections import pushdown_projections
 
 from catalog.spec import TableSpec
 from catalog.types import InvalidType, TypeFamily, normalize_type, parse_type
@@ -44,7 +45,6 @@ class CompiledTask:
     diagnostics: list[Diagnostic]
     mode: str = "batch"
     query: str = ""  # the optimized SELECT, physical names, engine dialect
-    logical_query: str = ""  # the SELECT over logical names, before optimization
     script: str = ""  # the complete script: views, target DDL, INSERT
     setup: str = ""  # the script's first part: settings and source views (what a preview needs)
     output_columns: list[tuple[str, str | None]] = field(default_factory=list)
@@ -60,6 +60,11 @@ class CompiledTask:
     @property
     def ok(self) -> bool:
         return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def logical_query(self) -> str:
+        """The optimized SELECT over logical names (generated on demand: most callers never need it)."""
+        return self.logical_ast.sql(dialect=self.engine, pretty=True) if self.logical_ast is not None else ""
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -144,10 +149,9 @@ class Compiler:
         if not diagnostics.ok or target is None:
             return result
         physical_query = _replace_tables(optimized, {s.logical: s.name for s in sources})
-        result.logical_query = optimized.sql(dialect=engine, pretty=True)
         result.logical_ast = optimized
-        result.query = physical_query.sql(dialect=engine, pretty=True)
         result.output_columns = [(s.alias_or_name, _type_name(s)) for s in physical_query.selects]
+        result.query = physical_query.sql(dialect=engine, pretty=True, copy=False)
         result.sources, result.target, result.static_partition = sources, target, static
         result.optimized = optimize and not any(d.rule == "optimizer-fallback" for d in diagnostics.items)
         result.script, result.setup = self._script(result, task, ctx, target_spec)
@@ -267,9 +271,12 @@ class Compiler:
             # quote identifiers only; Flink's planner prunes and pushes down inside the window itself.
             rules = (optimizer.qualify, optimizer.simplify)
             kwargs = {"qualify_columns": False, "validate_qualify_columns": False}
+        original = query.sql(dialect=ctx.dialect)  # to fall back on: the optimizer works in place
         try:
-            result = optimizer.optimize(query, schema=schema, dialect=ctx.dialect, rules=rules, **kwargs)
+            result = optimizer.optimize(query, schema=schema, dialect=ctx.dialect, rules=rules, copy=False,
+                                        **kwargs)
         except (SqlglotError, RecursionError, ValueError, KeyError) as err:
+            query = sqlglot.parse_one(original, read=ctx.dialect)  # type: ignore[assignment]
             path = "sql" if ctx.planned == [] else ""
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             if "Column" in message and "could not be resolved" in message:
@@ -330,7 +337,7 @@ class Compiler:
                     ctx.diagnostics.add("target.table", "target-schema-mismatch",
                                         f"the result has no column '{column.name}', which {target.name} requires",
                                         "result columns: " + ", ".join(output))
-                projections.append(exp.alias_(exp.cast(exp.null(), column.type, dialect="spark"), column.name,
+                projections.append(exp.alias_(exp.Cast(this=exp.null(), to=parse_type(column.type).copy()), column.name,
                                               quoted=True))
                 continue
             produced_type = output.get(name)
@@ -352,7 +359,7 @@ class Compiler:
                                         f"column '{column.name}' is {produced_type}; writing it into "
                                         f"{column.type} drops the fraction",
                                         f"round it explicitly, or store it as {produced_type}")
-                expr = exp.cast(expr, column.type, dialect="spark")
+                expr = exp.Cast(this=expr, to=parse_type(column.type).copy())
             projections.append(exp.alias_(expr, column.name, quoted=True))
         extra = [n for n in output if n.lower() not in {c.name.lower() for c in target.columns}]
         if extra:
@@ -363,6 +370,12 @@ class Compiler:
             return None
         if _is_identity(projections, output):
             return query
+        inlined = _inline_projections(query, projections)
+        if inlined is not None:
+            if optimize and (inlined.args.get("with_") or inlined.find(exp.Subquery)):
+                # Columns the target does not keep may now be unused below: prune them again.
+                inlined = pushdown_projections(inlined)
+            return inlined
         wrapped = exp.select(*projections).from_(query.subquery("__fc_out"))
         if not optimize:
             return wrapped
@@ -521,6 +534,27 @@ def _castable(produced: TypeFamily, target: TypeFamily) -> bool:
         (TypeFamily.STRING, TypeFamily.TEMPORAL),
         (TypeFamily.TEMPORAL, TypeFamily.TEMPORAL),
     }
+
+
+def _inline_projections(query: exp.Query, projections: list[exp.Expr]) -> exp.Query | None:
+    """Apply the target alignment to a plain SELECT's own projections, saving a second optimizer pass.
+
+    Projections refer to the result as `__fc_out`.`name`; each such column is replaced by the SELECT's
+    expression for `name`. Not done for DISTINCT, set operations or ORDER BY (whose aliases may change).
+    """
+    if not isinstance(query, exp.Select) or query.args.get("distinct") or query.args.get("order"):
+        return None
+    by_name = {}
+    for select in query.selects:
+        by_name[select.alias_or_name.lower()] = select.this if isinstance(select, exp.Alias) else select
+
+    def swap(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Column) and node.table == "__fc_out":
+            return by_name[node.name.lower()].copy()
+        return node
+
+    query.set("expressions", [projection.transform(swap) for projection in projections])
+    return query
 
 
 def _is_identity(projections: list[exp.Expr], output: Columns) -> bool:

@@ -196,3 +196,58 @@ def approx_rows(rows: list[tuple[Any, ...]], digits: int = 6) -> list[tuple[Any,
         return value
 
     return [tuple(norm(v) for v in row) for row in rows]
+
+
+# --- engine-neutral reading and comparison (flink tests, engine agreement) ---------------------------
+
+_DUCK_TYPES = {"string": "VARCHAR", "bigint": "BIGINT", "int": "INTEGER", "smallint": "SMALLINT",
+               "tinyint": "TINYINT", "double": "DOUBLE", "float": "FLOAT", "boolean": "BOOLEAN",
+               "date": "DATE", "timestamp": "TIMESTAMP"}
+
+
+def duck_type(type_name: str) -> str:
+    lowered = type_name.lower().replace(" ", "")
+    if lowered.startswith("decimal"):
+        return lowered.upper()
+    return _DUCK_TYPES.get(lowered, "VARCHAR")
+
+
+def csv_relation(spec: TableSpec, path: Path | str) -> str:
+    """A DuckDB relation over a header-less CSV table (Flink's layout): `ds=` folders, empty field = NULL."""
+    partition = {p.lower() for p in spec.partition_by}
+    columns = ", ".join(f"'{c.name}': '{duck_type(c.type)}'" for c in spec.columns if c.name.lower() not in partition)
+    hive = "true" if spec.partition_by else "false"
+    types = ", ".join(f"'{c.name}': '{duck_type(c.type)}'" for c in spec.columns if c.name.lower() in partition)
+    hive_types = f", hive_types = {{{types}}}" if types else ""
+    return (f"read_csv('{path}/**/[!._]*', header = false, columns = {{{columns}}}, nullstr = '', "
+            f"hive_partitioning = {hive}{hive_types}, auto_detect = false, quote = '\"', escape = '\"')")
+
+
+def parquet_relation(spec: TableSpec, path: Path | str) -> str:
+    partition = [c for c in spec.columns if c.name.lower() in {p.lower() for p in spec.partition_by}]
+    hive_types = (", hive_types = {" + ", ".join(f"'{c.name}': '{duck_type(c.type)}'" for c in partition) + "}"
+                  if partition else "")
+    return f"read_parquet('{path}/**/*.parquet', hive_partitioning = {'true' if partition else 'false'}{hive_types})"
+
+
+def normalize(value: Any, digits: int = 6) -> Any:
+    """One value as both engines' outputs can be compared: floats/decimals rounded, times as ISO strings."""
+    if value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, str | bytes | Decimal):
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float | Decimal):
+        return round(float(value), digits)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def normalized_rows(rows: Any, digits: int = 6) -> list[tuple[Any, ...]]:
+    """Rows (tuples or dicts) normalized and sorted, so the order engines produce does not matter."""
+    out = [tuple(normalize(v, digits) for v in (row.values() if isinstance(row, dict) else row)) for row in rows]
+    return sorted(out, key=lambda r: tuple((v is None, str(type(v)), v if v is not None else 0) for v in r))

@@ -765,6 +765,16 @@ class Flink(Spark):
     INDEX_OFFSET = 1
     # Strings are '...' with '' escaping only: a backslash is an ordinary character.
     UNESCAPED_SEQUENCES: dict[str, str] = {}
+    # Date-part functions and ranking functions return BIGINT in Flink (INT in Spark): typed so, the
+    # compiler casts them when the target column is INT (Flink does not narrow BIGINT → INT implicitly).
+    EXPRESSION_METADATA = {
+        **Spark.EXPRESSION_METADATA,
+        **{getattr(exp, name): {"returns": exp.DataType.Type.BIGINT}
+           for name in ("Year", "Quarter", "Month", "Week", "WeekOfYear", "Day", "DayOfMonth", "DayOfWeek",
+                        "DayOfYear", "Hour", "Minute", "Second", "Extract", "RowNumber", "Rank", "DenseRank",
+                        "Ntile")
+           if hasattr(exp, name)},
+    }
 
     class Tokenizer(Spark.Tokenizer):
         QUOTES = ["'"]

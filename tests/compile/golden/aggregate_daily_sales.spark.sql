@@ -32,34 +32,24 @@ LOCATION '/data/dev/mart/daily_sales';
 
 INSERT OVERWRITE TABLE `mart`.`daily_sales`
 PARTITION (`ds` = '2024-06-02')
-WITH `__fc_out` AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', `orders`.`order_ts`) AS DATE) AS `period`,
-    `orders`.`status` AS `status`,
-    COUNT(*) AS `orders`,
-    COUNT(*) FILTER(WHERE
-      `orders`.`status` = 'paid') AS `paid_orders`,
-    SUM(`orders`.`price` * `orders`.`quantity` * (
-      1 - `orders`.`discount`
-    )) AS `revenue`,
-    AVG(`orders`.`price`) AS `avg_price`
-  FROM `shop__orders` AS `orders`
-  WHERE
-    `orders`.`ds` = '2024-06-02'
-  GROUP BY
-    CAST(DATE_TRUNC('DAY', `orders`.`order_ts`) AS DATE),
-    `orders`.`status`
-  HAVING
-    COUNT(*) > 10
-    AND SUM(`orders`.`price` * `orders`.`quantity` * (
-      1 - `orders`.`discount`
-    )) > 0
-)
 SELECT
-  `__fc_out`.`period` AS `period`,
-  `__fc_out`.`status` AS `status`,
-  `__fc_out`.`orders` AS `orders`,
-  `__fc_out`.`paid_orders` AS `paid_orders`,
-  CAST(`__fc_out`.`revenue` AS DOUBLE) AS `revenue`,
-  `__fc_out`.`avg_price` AS `avg_price`
-FROM `__fc_out` AS `__fc_out`;
+  CAST(DATE_TRUNC('DAY', `orders`.`order_ts`) AS DATE) AS `period`,
+  `orders`.`status` AS `status`,
+  COUNT(*) AS `orders`,
+  COUNT(*) FILTER(WHERE
+    `orders`.`status` = 'paid') AS `paid_orders`,
+  CAST(SUM(`orders`.`price` * `orders`.`quantity` * (
+    1 - `orders`.`discount`
+  )) AS DOUBLE) AS `revenue`,
+  AVG(`orders`.`price`) AS `avg_price`
+FROM `shop__orders` AS `orders`
+WHERE
+  `orders`.`ds` = '2024-06-02'
+GROUP BY
+  CAST(DATE_TRUNC('DAY', `orders`.`order_ts`) AS DATE),
+  `orders`.`status`
+HAVING
+  COUNT(*) > 10
+  AND SUM(`orders`.`price` * `orders`.`quantity` * (
+    1 - `orders`.`discount`
+  )) > 0;
