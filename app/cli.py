@@ -51,8 +51,18 @@ def _parse_date(value: str | None) -> date | None:
         raise click.BadParameter(f"'{value}' is not a date: use YYYY-MM-DD, e.g. 2024-06-02") from None
 
 
+def _check_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Validated while the command line is parsed, so a bad date is a usage error naming --date."""
+    if value is not None:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise click.BadParameter(f"'{value}' is not a date: use YYYY-MM-DD, e.g. 2024-06-02") from None
+    return value
+
+
 def _date_option(func: Any) -> Any:
-    return click.option("--date", "logical_date", metavar="YYYY-MM-DD",
+    return click.option("--date", "logical_date", metavar="YYYY-MM-DD", callback=_check_date,
                         help="Logical date the task runs for (default: yesterday).")(func)
 
 
@@ -366,13 +376,32 @@ def runs_command(task: str | None, limit: int) -> None:
 def demo(days: int) -> None:
     """Seed the demo catalog and sample data under FORMCAST_HOME."""
     from app.demo import register_demo, seed_demo
+    from app.lineage_index import index_tasks
+    from generators.compile import Compiler
 
     home = _home()
     info = seed_demo(home, days=days)
     with _open_catalog() as store:
         register_demo(store, info)
-    click.echo(f"demo seeded in {home}: {len(info.tables)} tables; try: formcast run examples/daily_active_users.json"
-               " --date 2024-06-02 --preview 10")
+        # The demo project's lineage, so `formcast lineage` and `formcast diff` answer right away.
+        report = index_tasks(Compiler(store), store, [EXAMPLES_DIR])
+    click.echo(f"demo seeded in {home}: {len(info.tables)} tables, lineage of {len(report.indexed)} example tasks; "
+               "try: formcast run examples/daily_active_users.json --date 2024-06-02 --preview 10")
+
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _register_commands() -> None:
+    """Commands that live in their own modules (UI, lineage) join the `formcast` group here."""
+    from app.lineage_cli import diff_command, lineage_command
+    from app.ui_command import ui
+
+    for command in (ui, lineage_command, diff_command):
+        main.add_command(command)
+
+
+_register_commands()
 
 
 if __name__ == "__main__":
