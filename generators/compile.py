@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -19,6 +21,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.optimizer import optimizer
 from sqlglot.optimizer.pushdown_projections import pushdown_projections
+from sqlglot.schema import MappingSchema
 
 from catalog.spec import TableSpec
 from catalog.types import InvalidType, TypeFamily, normalize_type, parse_type
@@ -27,13 +30,19 @@ from generators.context import CatalogReader, Columns, PlanContext, Relation, fa
 from generators.diagnostics import Diagnostic, Diagnostics, join_path
 from generators.dialects.flink import WindowTVF  # importing it registers the "flink" dialect
 from generators.physical import ADAPTERS, PROCTIME_COLUMN, PhysicalTable, ProdLocations, check_binding
-from generators.planners import PLANNERS, Plan, plan_sync
+from generators.planners import PLANNERS, plan_sync
 from generators.streaming import check_streaming
 from generators.tasks import ChainedTask, SqlTask, SyncTask, Task
 from generators.tasks.kinds import duration_seconds
 from generators.templating import date_variables, quote_table, render_string, render_template
 
 OPTIMIZER_RULES = tuple(rule for rule in optimizer.RULES if rule.__name__ != "canonicalize")
+# Templates never emit correlated subqueries, OR-heavy predicates or joins that reorder: the rules for
+# those cost time on every compile and change nothing, so only hand-written SQL gets them.
+TEMPLATE_RULES = tuple(
+    rule for rule in OPTIMIZER_RULES
+    if rule.__name__ not in ("normalize", "unnest_subqueries", "optimize_joins", "eliminate_joins")
+)
 
 
 @dataclass
@@ -94,6 +103,7 @@ class Compiler:
     def __init__(self, catalog: CatalogReader) -> None:
         self.catalog = catalog
         self._prod = ProdLocations(catalog)
+        self._schemas: dict[tuple[Any, ...], MappingSchema] = {}
 
     def compile(
         self,
@@ -130,8 +140,9 @@ class Compiler:
             return result
         check_query_structure(query, task, ctx)
         static = self._static_partition(task, ctx, target_spec)
-        schema = _schema(ctx.tables, ctx.dialect)
-        optimized, output = self._optimize(query, schema, ctx, optimize)
+        schema = self._schema(ctx.tables, ctx.dialect)
+        optimized, output = self._optimize(query, schema, ctx, optimize,
+                                           fallback=lambda: sqlglot.parse_one(logical_sql, read=ctx.dialect))
         if not diagnostics.ok:
             return result
         if target_spec is not None:
@@ -148,16 +159,26 @@ class Compiler:
             check_streaming(task, query, sources, ctx)
         if not diagnostics.ok or target is None:
             return result
-        physical_query = _replace_tables(optimized, {s.logical: s.name for s in sources})
         result.logical_ast = optimized
-        result.output_columns = [(s.alias_or_name, _type_name(s)) for s in physical_query.selects]
-        result.query = physical_query.sql(dialect=engine, pretty=True, copy=False)
+        result.output_columns = [(s.alias_or_name, _type_name(s)) for s in optimized.selects]
+        with _physical_names(optimized, {s.logical: s.name for s in sources}) as physical_query:
+            result.query = physical_query.sql(dialect=engine, pretty=True)
         result.sources, result.target, result.static_partition = sources, target, static
         result.optimized = optimize and not any(d.rule == "optimizer-fallback" for d in diagnostics.items)
         result.script, result.setup = self._script(result, task, ctx, target_spec)
         return result
 
     # --- stages --------------------------------------------------------------------------------
+
+    def _schema(self, tables: dict[str, TableSpec], dialect: str) -> MappingSchema:
+        """The optimizer's schema for these tables, built once and reused (normalizing it is not free)."""
+        key = (dialect, tuple(sorted((name, id(spec)) for name, spec in tables.items())))
+        schema = self._schemas.get(key)
+        if schema is None:
+            if len(self._schemas) > 512:
+                self._schemas.clear()
+            schema = self._schemas[key] = MappingSchema(_schema(tables, dialect), dialect=dialect)
+        return schema
 
     def _resolve_target(self, task: Task, ctx: PlanContext) -> TableSpec | None:
         spec = ctx.catalog.get_table(task.target.table)
@@ -176,8 +197,10 @@ class Compiler:
         source = ctx.table_relation(task.source, "source")
         if source is None:
             return None
+        wanted = {c.name.lower() for c in target.columns} if target is not None else None
         if isinstance(task, ChainedTask):
-            return self._chained(task, source, ctx)
+            return self._chained(task, source, ctx, wanted)
+        ctx.wanted = wanted
         if isinstance(task, SyncTask):
             target_cols = _target_data_columns(target, task) if target is not None else None
             plan = plan_sync(task, source, "", ctx, target_columns=target_cols)
@@ -188,13 +211,31 @@ class Compiler:
             return None
         return render_template(ctx.engine, task.kind, **plan.template_context)
 
-    def _chained(self, task: ChainedTask, source: Relation, ctx: PlanContext) -> str | None:
-        rendered: list[dict[str, str]] = []
+    def _chained(self, task: ChainedTask, source: Relation, ctx: PlanContext, wanted: set[str] | None
+                 ) -> str | None:
+        """Plan the steps twice: the first pass learns which columns each step's readers use, the second
+        narrows every step's implicit pass-through to those (wide inputs cost the optimizer dearly)."""
+        last = len(task.steps) - 1
+        first = self._plan_steps(task, source, ctx, {last: wanted}, render=False)
+        if first is None:
+            return None
+        needs = _needed_columns(first.reads, first.used, last, wanted)
+        ctx.steps, ctx.planned = {}, []
+        second = self._plan_steps(task, source, ctx, needs)
+        if second is None or not ctx.diagnostics.ok:
+            return None
+        return render_template(ctx.engine, "chained", steps=second.rendered, columns=list(second.output.columns),
+                               output=second.output.name)
+
+    def _plan_steps(self, task: ChainedTask, source: Relation, ctx: PlanContext,
+                    wanted: dict[int, set[str] | None], render: bool = True) -> _StepsPlan | None:
+        result = _StepsPlan(output=source)
         previous = source
-        plan: Plan | None = None
+        index_of: dict[str, int] = {}
         for i, step in enumerate(task.steps):
             path = join_path("steps", i)
             reads = step.input
+            producer: int | None = i - 1 if reads is None and i > 0 else index_of.get(reads or "")
             if reads is None:
                 relation: Relation | None = previous
             elif reads in ctx.steps:
@@ -208,17 +249,23 @@ class Compiler:
                 relation = None
             if relation is None:
                 continue
+            ctx.wanted = wanted.get(i)
+            ctx.used = set()
             plan = PLANNERS[step.kind](step, relation, path, ctx)
+            result.reads[i] = producer
+            result.used[i] = ctx.used
             ctx.planned.append((path, step, relation))
-            if ctx.diagnostics.ok:
+            if render and ctx.diagnostics.ok:
                 sql = render_template(ctx.engine, step.kind, **plan.template_context)
-                rendered.append({"name": step.name, "sql": sql})
+                result.rendered.append({"name": step.name, "sql": sql})
             previous = Relation(step.name, ctx.ident(step.name), plan.columns)
             ctx.steps[step.name] = previous
-        if not ctx.diagnostics.ok or plan is None:
+            index_of[step.name] = i
+        ctx.wanted = None
+        if not ctx.diagnostics.ok or previous is source:
             return None
-        return render_template(ctx.engine, "chained", steps=rendered, columns=list(previous.columns),
-                               output=previous.name)
+        result.output = previous
+        return result
 
     def _render_sql_task(self, task: SqlTask, ctx: PlanContext) -> str | None:
         def ref(name: str) -> str:
@@ -262,21 +309,23 @@ class Compiler:
         return query
 
     def _optimize(
-        self, query: exp.Query, schema: dict[str, Any], ctx: PlanContext, optimize: bool
+        self, query: exp.Query, schema: MappingSchema, ctx: PlanContext, optimize: bool,
+        fallback: Callable[[], exp.Query],
     ) -> tuple[exp.Query, Columns]:
-        rules = OPTIMIZER_RULES if optimize else (optimizer.qualify, optimizer.annotate_types)
+        """Optimize in place; `fallback` rebuilds the unoptimized query if the optimizer gives up."""
+        full = OPTIMIZER_RULES if not ctx.planned else TEMPLATE_RULES  # nothing planned: a sql task
+        rules = full if optimize else (optimizer.qualify, optimizer.annotate_types)
         kwargs: dict[str, Any] = {}
         if any(isinstance(node, WindowTVF) for node in query.walk()):
             # sqlglot cannot derive a window TVF's output columns (window_start, ...): qualify tables and
             # quote identifiers only; Flink's planner prunes and pushes down inside the window itself.
             rules = (optimizer.qualify, optimizer.simplify)
             kwargs = {"qualify_columns": False, "validate_qualify_columns": False}
-        original = query.sql(dialect=ctx.dialect)  # to fall back on: the optimizer works in place
         try:
             result = optimizer.optimize(query, schema=schema, dialect=ctx.dialect, rules=rules, copy=False,
                                         **kwargs)
         except (SqlglotError, RecursionError, ValueError, KeyError) as err:
-            query = sqlglot.parse_one(original, read=ctx.dialect)  # type: ignore[assignment]
+            query = fallback()
             path = "sql" if ctx.planned == [] else ""
             message = str(err).splitlines()[0] if str(err) else type(err).__name__
             if "Column" in message and "could not be resolved" in message:
@@ -309,7 +358,7 @@ class Compiler:
 
     def _align_with_target(
         self, query: exp.Query, output: Columns, target: TableSpec, static: dict[str, str], task: Task,
-        ctx: PlanContext, schema: dict[str, Any], optimize: bool,
+        ctx: PlanContext, schema: MappingSchema, optimize: bool,
     ) -> exp.Query | None:
         """Select the target's columns in the target's order, casting where types differ."""
         if any(isinstance(s, exp.Star) for s in query.selects):
@@ -379,7 +428,8 @@ class Compiler:
         wrapped = exp.select(*projections).from_(query.subquery("__fc_out"))
         if not optimize:
             return wrapped
-        aligned, _ = self._optimize(wrapped, schema, ctx, optimize)
+        unoptimized = wrapped.copy()
+        aligned, _ = self._optimize(wrapped, schema, ctx, optimize, fallback=lambda: unoptimized)
         return aligned
 
     def _upsert(self, query: exp.Query, target: TableSpec, task: Task, ctx: PlanContext, schema: dict[str, Any],
@@ -387,14 +437,7 @@ class Compiler:
         current = ctx.table_relation(target.name, "target.table")
         if current is None:
             return None
-        columns = [s.alias_or_name for s in query.selects]
-        sql = render_template(ctx.engine, "upsert", new_rows=query.sql(dialect=ctx.dialect), current=current.ref_sql,
-                              columns=columns, keys=target.primary_key)
-        parsed = self._parse(sql, ctx, task)
-        if parsed is None:
-            return None
-        result, _ = self._optimize(parsed, _schema(ctx.tables, ctx.dialect), ctx, optimize)
-        return result
+        return _upsert_query(query, target)
 
     def _physical(
         self, task: Task, ctx: PlanContext, target_spec: TableSpec | None, env: str, sink_location: str | None
@@ -459,6 +502,34 @@ class Compiler:
 # --- helpers ------------------------------------------------------------------------------------
 
 
+@dataclass
+class _StepsPlan:
+    output: Relation
+    rendered: list[dict[str, str]] = field(default_factory=list)
+    reads: dict[int, int | None] = field(default_factory=dict)  # step → the step it reads (None: a table)
+    used: dict[int, set[str]] = field(default_factory=dict)  # step → input columns its fields name
+
+
+def _needed_columns(reads: dict[int, int | None], used: dict[int, set[str]], last: int,
+                    wanted: set[str] | None) -> dict[int, set[str] | None]:
+    """Walk the steps backwards: a step must output what its readers name, plus what they pass on."""
+    needs: dict[int, set[str] | None] = {last: wanted}
+    for step in sorted(reads, reverse=True):
+        if step == last:
+            continue
+        need: set[str] | None = set()
+        for reader, producer in reads.items():
+            if producer != step:
+                continue
+            passed_on = needs.get(reader, set())
+            if passed_on is None or need is None:
+                need = None  # a reader keeps everything: so must this step
+            else:
+                need |= used.get(reader, set()) | passed_on
+        needs[step] = need
+    return needs
+
+
 def _schema(tables: dict[str, TableSpec], dialect: str) -> dict[str, Any]:
     """The optimizer's schema. Column names go in quoted: sqlglot parses schema keys as SQL, and a
     catalog column may be named `a;b` or `$x`."""
@@ -491,14 +562,24 @@ def _apply_lookups(query: exp.Query, lookups: set[str], probes: set[str]) -> exp
     return query
 
 
+_SIMPLE_TYPE_NAMES: dict[exp.DataType.Type, str | None] = {}
+
+
 def _type_name(node: exp.Expr) -> str | None:
+    """The canonical name of a node's annotated type (None when unknown)."""
     data_type = node.type
     if data_type is None or data_type.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
         return None
+    simple = not data_type.expressions and not data_type.args.get("values")
+    if simple and data_type.this in _SIMPLE_TYPE_NAMES:
+        return _SIMPLE_TYPE_NAMES[data_type.this]
     try:
-        return normalize_type(data_type.sql(dialect="spark"))  # cached: one generation per column
+        name = normalize_type(data_type.sql(dialect="spark"))
     except InvalidType:
-        return None
+        name = None
+    if simple:
+        _SIMPLE_TYPE_NAMES[data_type.this] = name
+    return name
 
 
 def _fits(value: str, type_sql: str) -> bool:
@@ -573,27 +654,52 @@ def _target_data_columns(target: TableSpec, task: SyncTask) -> Columns:
     return {c.name: c.type for c in target.columns}
 
 
-def _replace_tables(query: exp.Query, mapping: dict[str, str]) -> exp.Query:
-    """Swap logical `ns.table` references for the physical names of the chosen binding."""
+def _upsert_query(new_rows: exp.Query, target: TableSpec) -> exp.Query:
+    """Upsert by rewrite: the new rows, plus the current rows whose key the new rows do not have.
+
+    Built as an AST over the already optimized query (no second optimizer pass):
+    WITH __fc_new AS (<new rows>) SELECT cols FROM __fc_new
+    UNION ALL SELECT cur.cols FROM <target> AS cur LEFT JOIN __fc_new AS m ON keys WHERE m.key IS NULL
+    """
+    columns = [s.alias_or_name for s in new_rows.selects]
+
+    def col(name: str, table: str) -> exp.Column:
+        return exp.column(name, table=table, quoted=True)
+
+    fresh = exp.select(*[col(c, "__fc_new") for c in columns]).from_(exp.to_table("`__fc_new`", dialect="spark"))
+    current = exp.table_(target.short_name, db=target.namespace, quoted=True, alias="__fc_current")
+    current.args["alias"].this.set("quoted", True)
+    on = exp.and_(*[exp.EQ(this=col(k, "__fc_current"), expression=col(k, "__fc_match")) for k in target.primary_key])
+    kept = (
+        exp.select(*[exp.alias_(col(c, "__fc_current"), c, quoted=True) for c in columns])
+        .from_(current)
+        .join(exp.to_table("`__fc_new`", dialect="spark").as_("__fc_match", quoted=True), on=on, join_type="left")
+        .where(exp.and_(*[exp.Is(this=col(k, "__fc_match"), expression=exp.null()) for k in target.primary_key]))
+    )
+    union = exp.union(fresh, kept, distinct=False)
+    return union.with_(exp.to_identifier("__fc_new", quoted=True), as_=new_rows)
+
+
+@contextmanager
+def _physical_names(query: exp.Query, mapping: dict[str, str]) -> Iterator[exp.Query]:
+    """Show the query with physical table names, then restore the logical ones (no copy of the tree)."""
     lowered = {k.lower(): v for k, v in mapping.items()}
-
-    def swap(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Table) and node.db:
-            physical = lowered.get(f"{node.db}.{node.name}".lower())
-            if physical is not None:
-                parts = physical.split(".")
-                replacement = exp.table_(
-                    parts[-1], db=parts[-2] if len(parts) > 1 else None,
-                    catalog=parts[-3] if len(parts) > 2 else None, quoted=True,
-                )
-                for arg in ("alias", "version", "hints"):  # keep AS OF and OPTIONS hints
-                    if node.args.get(arg):
-                        replacement.set(arg, node.args[arg].copy() if arg != "hints" else
-                                        [h.copy() for h in node.args[arg]])
-                return replacement
-        return node
-
-    return query.transform(swap)
+    swapped: list[tuple[exp.Table, dict[str, Any]]] = []
+    for table in list(query.find_all(exp.Table)):
+        physical = lowered.get(f"{table.db}.{table.name}".lower()) if table.db else None
+        if physical is None:
+            continue
+        parts = physical.split(".")
+        swapped.append((table, {k: table.args.get(k) for k in ("this", "db", "catalog")}))
+        table.set("this", exp.to_identifier(parts[-1], quoted=True))
+        table.set("db", exp.to_identifier(parts[-2], quoted=True) if len(parts) > 1 else None)
+        table.set("catalog", exp.to_identifier(parts[-3], quoted=True) if len(parts) > 2 else None)
+    try:
+        yield query
+    finally:
+        for table, args in swapped:
+            for key, value in args.items():
+                table.set(key, value)
 
 
 def split_statements(script: str, dialect: str = "spark") -> list[str]:

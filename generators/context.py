@@ -55,6 +55,8 @@ class PlanContext:
     variables: dict[str, Any]
     diagnostics: Diagnostics
     mode: str = "batch"
+    wanted: set[str] | None = None  # lower-case columns the reader of the relation being planned needs
+    used: set[str] = field(default_factory=set)  # lower-case input columns named by the step being planned
     watermark_delays: dict[str, int] = field(default_factory=dict)  # table → seconds, set by window tasks
     proctime_tables: set[str] = field(default_factory=set)  # sources that need a processing-time column
     lookup_tables: dict[str, str] = field(default_factory=dict)  # lookup-joined table → its config path
@@ -114,6 +116,7 @@ class PlanContext:
             return None
         if not check_columns(node, columns, path, self.diagnostics, qualified=qualified, where=where):
             return None
+        self.used.update(column.name.lower() for column in node.find_all(exp.Column))
         return node
 
     def sql(self, node: exp.Expr) -> str:

@@ -113,11 +113,22 @@ def _columns_list(ctx: PlanContext, names: list[str], path: str, source: Relatio
             ctx.expression(name, join_path(path, i), source.columns)  # reports unknown-column with a hint
             continue
         out.append(next(c for c in source.columns if c.lower() == name.lower()))
+    ctx.used.update(c.lower() for c in out)
     return out
 
 
+def _implicit(ctx: PlanContext, columns: list[str]) -> list[str]:
+    """Columns passed through implicitly ("all input columns"), narrowed to those the target keeps.
+
+    Wide inputs cost the optimizer time for columns the alignment would drop anyway; columns the
+    user listed explicitly are never narrowed (an unwanted one is then reported as extra)."""
+    if ctx.wanted is None:
+        return columns
+    return [c for c in columns if c.lower() in ctx.wanted]
+
+
 def _passthrough(ctx: PlanContext, source: Relation) -> list[dict[str, str]]:
-    return [{"sql": ctx.ident(c), "alias": c} for c in source.columns]
+    return [{"sql": ctx.ident(c), "alias": c} for c in _implicit(ctx, list(source.columns))]
 
 
 def _unique(ctx: PlanContext, columns: Columns, names: list[tuple[str, str]]) -> None:
@@ -342,14 +353,14 @@ def plan_dedup(body: DedupTask | DedupStep, source: Relation, path: str, ctx: Pl
     return Plan(
         {"source": source.ref_sql, "columns": _passthrough(ctx, source), "keys": keys, "order_by": order,
          "filter": _filter(ctx, body.filter, join_path(path, "filter"), source)},
-        dict(source.columns),
+        {c: source.columns[c] for c in _implicit(ctx, list(source.columns))},
     )
 
 
 def plan_topn(body: TopNTask | TopNStep, source: Relation, path: str, ctx: PlanContext) -> Plan:
     partition = _columns_list(ctx, body.partition_by, join_path(path, "partition_by"), source)
     order = _order_items(ctx, body.order_by, join_path(path, "order_by"), source.columns)
-    out = dict(source.columns)
+    out = {c: source.columns[c] for c in _implicit(ctx, list(source.columns))}
     if body.rank_column:
         if body.rank_column.lower() in {c.lower() for c in out}:
             ctx.diagnostics.add(join_path(path, "rank_column"), "duplicate-column",
@@ -365,7 +376,8 @@ def plan_topn(body: TopNTask | TopNStep, source: Relation, path: str, ctx: PlanC
 
 def plan_derive(body: DeriveTask | DeriveStep, source: Relation, path: str, ctx: PlanContext) -> Plan:
     cols = source.columns
-    keep = _columns_list(ctx, body.select, join_path(path, "select"), source) if body.select else list(cols)
+    keep = (_columns_list(ctx, body.select, join_path(path, "select"), source) if body.select
+            else _implicit(ctx, list(cols)))
     projections = [{"sql": ctx.ident(c), "alias": c} for c in keep]
     out: Columns = {c: cols[c] for c in keep}
     names: list[tuple[str, str]] = [(c, join_path(path, "select")) for c in keep]
@@ -404,7 +416,8 @@ def plan_derive(body: DeriveTask | DeriveStep, source: Relation, path: str, ctx:
 
 def plan_enrich(body: EnrichTask | EnrichStep, source: Relation, path: str, ctx: PlanContext) -> Plan:
     base_cols = source.columns
-    keep = _columns_list(ctx, body.columns, join_path(path, "columns"), source) if body.columns else list(base_cols)
+    keep = (_columns_list(ctx, body.columns, join_path(path, "columns"), source) if body.columns
+            else _implicit(ctx, list(base_cols)))
     projections = [{"sql": f"{ctx.ident(BASE_ALIAS)}.{ctx.ident(c)}", "alias": c} for c in keep]
     out: Columns = {c: base_cols[c] for c in keep}
     names: list[tuple[str, str]] = [(c, join_path(path, "columns")) for c in keep]

@@ -93,7 +93,7 @@ SELECT
   `cc`.`name` AS `creator_country_name`,
   `cc`.`region` AS `creator_country_region`
 FROM `app__events` AS `src`
-JOIN `shop__users` AS `u`
+INNER JOIN `shop__users` AS `u`
   ON `src`.`user_id` = `u`.`user_id`
 LEFT JOIN `media__videos` AS `v`
   ON `src`.`video_id` = `v`.`video_id`

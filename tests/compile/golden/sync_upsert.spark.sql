@@ -42,11 +42,11 @@ WITH `__fc_new` AS (
   FROM `shop__users` AS `users`
 )
 SELECT
-  `__fc_new`.`user_id` AS `user_id`,
-  `__fc_new`.`name` AS `name`,
-  `__fc_new`.`country_code` AS `country_code`,
-  `__fc_new`.`segment` AS `segment`
-FROM `__fc_new` AS `__fc_new`
+  `__fc_new`.`user_id`,
+  `__fc_new`.`name`,
+  `__fc_new`.`country_code`,
+  `__fc_new`.`segment`
+FROM `__fc_new`
 UNION ALL
 SELECT
   `__fc_current`.`user_id` AS `user_id`,
