@@ -27,6 +27,7 @@ dev: $(DEVSTAMP)
 run: $(STAMP)
 	$(BIN)/formcast demo
 	$(BIN)/formcast run examples/daily_active_users.json --date 2024-06-02 --preview 10
+	$(BIN)/formcast ui
 
 test: $(DEVSTAMP)
 	$(BIN)/ruff check .
@@ -37,6 +38,7 @@ lint: $(DEVSTAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/compile_bench.py
+	$(BIN)/python benchmarks/lineage_bench.py
 
 clean:
 	rm -rf $(VENV) .formcast *.egg-info .pytest_cache .ruff_cache
