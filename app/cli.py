@@ -395,9 +395,10 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 def _register_commands() -> None:
     """Commands that live in their own modules (UI, lineage) join the `formcast` group here."""
     from app.lineage_cli import diff_command, lineage_command
+    from app.scheduler_cli import COMMANDS as SCHEDULING_COMMANDS
     from app.ui_command import ui
 
-    for command in (ui, lineage_command, diff_command):
+    for command in (ui, lineage_command, diff_command, *SCHEDULING_COMMANDS):
         main.add_command(command)
 
 

@@ -195,3 +195,7 @@ class LineageEdgeRow(Base):
     source_table: Mapped[str] = mapped_column(String(NAME_LEN))
     source_column: Mapped[str] = mapped_column(String(COLUMN_NAME_LEN))
     kind: Mapped[str] = mapped_column(String(16))
+
+
+# Versions and scheduler state live in the same database: their tables join the same metadata.
+from catalog import scheduling  # noqa: E402, F401

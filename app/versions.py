@@ -1,0 +1,277 @@
+"""Task versions and the five-step workflow: draft -> validate -> preview -> review -> deploy.
+
+* `propose` validates a draft and renders its SQL for every environment (spark; flink too when the
+  task's engine is flink), at a fixed logical date so two versions' SQL differ only where configs do.
+* `review` diffs the rendered SQL of the deployed version and the proposal, per engine/env.
+* `deploy` stores an immutable version (config, hash, rendered SQL, author). A change touching a P0/P1
+  task (before or after the change) waits for `approve` by someone other than its author; any other
+  change is deployed at once. `rollback` re-deploys an earlier version's content as a new version.
+  History is never rewritten: the "deployed" pointer moves, versions stay.
+* Scheduled instances pin the version deployed when they are created; reruns keep it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from app.scheduler.db import bump_generation, engine_of, transaction
+from catalog import scheduling as s
+from catalog.models import utcnow
+from generators.compile import Compiler, config_hash
+from generators.diagnostics import Diagnostic
+from generators.loading import parse_task
+from generators.tasks import Task
+
+RENDER_DATE = date(2024, 6, 1)
+ENVS = ("dev", "prod")
+NEEDS_APPROVAL = ("P0", "P1")
+_V, _D, _O = s.task_versions, s.task_deployments, s.sched_task_options
+
+
+class VersionError(Exception):
+    """A workflow rule refused the action (self-approval, unknown version, invalid config...)."""
+
+
+@dataclass(frozen=True)
+class Version:
+    task: str
+    version: int
+    config: dict[str, Any]
+    config_hash: str
+    engine: str
+    priority: str
+    schedule: str | None
+    target_table: str
+    reads: list[str]
+    rendered: dict[str, dict[str, str]]  # engine -> env -> SQL script
+    author: str
+    created_at: datetime
+    status: str  # pending | approved
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    rollback_of: int | None = None
+
+    def task_model(self) -> Task:
+        task, problems = parse_task(self.config)
+        if task is None:
+            raise VersionError(f"{self.task} v{self.version}: stored config no longer validates: {problems[0].message}")
+        return task
+
+
+@dataclass
+class Proposal:
+    task: Task
+    rendered: dict[str, dict[str, str]] = field(default_factory=dict)
+    reads: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.task.model_dump(mode="json", by_alias=True)  # complete: defaults may change between releases
+
+
+@dataclass
+class Review:
+    proposal: Proposal
+    deployed: Version | None
+    diffs: dict[str, str]  # "engine/env" -> unified diff ("" when unchanged)
+    needs_approval: bool
+
+    @property
+    def changed(self) -> bool:
+        return self.deployed is None or any(self.diffs.values()) or self.deployed.config != self.proposal.config
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """Scheduling knobs kept out of the task model: explicit upstreams, pool, retries, timeout."""
+
+    depends_on: tuple[str, ...] = ()
+    pool: str | None = None  # None: the task's engine
+    retries: int = 2
+    retry_delay: float = 60.0
+    timeout: float | None = None
+    paused: bool = False
+
+
+def _engines(task: Task) -> list[str]:
+    return ["spark", "flink"] if task.engine == "flink" else ["spark"]
+
+
+def propose(compiler: Compiler, task: Task, envs: Iterable[str] = ENVS) -> Proposal:
+    """Validate and render for every engine/env; an env the task's own engine cannot compile is an error."""
+    proposal = Proposal(task)
+    for engine in _engines(task):
+        for env in envs:
+            compiled = compiler.compile(task, engine=engine, env=env, logical_date=RENDER_DATE)
+            if not compiled.ok:
+                if engine == task.engine:  # spark for a flink task is a bonus, not a requirement
+                    proposal.diagnostics += [
+                        Diagnostic(d.path, d.rule, d.severity, f"[{engine}/{env}] {d.message}", d.hint)
+                        for d in compiled.errors]
+                continue
+            proposal.rendered.setdefault(engine, {})[env] = compiled.script
+            if not proposal.reads:
+                proposal.reads = sorted({src.logical.lower() for src in compiled.sources})
+    return proposal
+
+
+def _version(row: Any) -> Version:
+    return Version(task=row.task, version=row.version, config=row.config, config_hash=row.config_hash,
+                   engine=row.engine, priority=row.priority, schedule=row.schedule, target_table=row.target_table,
+                   reads=list(row.reads), rendered=row.rendered, author=row.author, created_at=row.created_at,
+                   status=row.status, approved_by=row.approved_by, approved_at=row.approved_at,
+                   rollback_of=row.rollback_of)
+
+
+def get(catalog: Any, task: str, version: int) -> Version | None:
+    with transaction(engine_of(catalog)) as conn:
+        row = conn.execute(select(_V).where(_V.c.task == task, _V.c.version == version)).first()
+    return _version(row) if row else None
+
+
+def history(catalog: Any, task: str) -> list[Version]:
+    with transaction(engine_of(catalog)) as conn:
+        return [_version(r) for r in conn.execute(select(_V).where(_V.c.task == task).order_by(_V.c.version))]
+
+
+def deployed(catalog: Any, task: str) -> Version | None:
+    with transaction(engine_of(catalog)) as conn:
+        return _deployed(conn, task)
+
+
+def _deployed(conn: Connection, task: str) -> Version | None:
+    row = conn.execute(select(_V).join(_D, and_(_D.c.task == _V.c.task, _D.c.version == _V.c.version))
+                       .where(_V.c.task == task)).first()
+    return _version(row) if row else None
+
+
+def deployed_all(catalog: Any) -> list[Version]:
+    with transaction(engine_of(catalog)) as conn:
+        rows = conn.execute(select(_V).join(_D, and_(_D.c.task == _V.c.task, _D.c.version == _V.c.version))
+                            .order_by(_V.c.task))
+        return [_version(r) for r in rows]
+
+
+def review(catalog: Any, proposal: Proposal) -> Review:
+    current = deployed(catalog, proposal.task.name)
+    diffs: dict[str, str] = {}
+    for engine, envs in proposal.rendered.items():
+        for env, sql in envs.items():
+            old = (current.rendered.get(engine, {}).get(env, "") if current else "")
+            label = f"{engine}/{env}"
+            diffs[label] = "".join(difflib.unified_diff(
+                old.splitlines(keepends=True), sql.splitlines(keepends=True),
+                fromfile=f"{label} v{current.version}" if current else f"{label} (not deployed)",
+                tofile=f"{label} proposed"))
+    critical = proposal.task.priority in NEEDS_APPROVAL or (current is not None and current.priority in NEEDS_APPROVAL)
+    return Review(proposal, current, diffs, critical)
+
+
+def deploy(catalog: Any, proposal: Proposal, author: str, options: TaskOptions | None = None) -> Version:
+    """Store a new version; deployed at once unless it needs approval (then `status == 'pending'`)."""
+    if not proposal.ok:
+        raise VersionError(f"{proposal.task.name}: the config is invalid: {proposal.diagnostics[0].message}")
+    if not author.strip():
+        raise VersionError("an author is required")
+    rev = review(catalog, proposal)
+    task = proposal.task
+    status = "pending" if rev.needs_approval else "approved"
+    with transaction(engine_of(catalog), write=True) as conn:
+        number = (conn.execute(select(func.max(_V.c.version)).where(_V.c.task == task.name)).scalar() or 0) + 1
+        now = utcnow()
+        conn.execute(insert(_V).values(
+            task=task.name, version=number, config=proposal.config, config_hash=config_hash(task),
+            engine=task.engine, priority=task.priority, schedule=task.schedule, target_table=task.target.table.lower(),
+            reads=proposal.reads, rendered=proposal.rendered, author=author, created_at=now, status=status,
+            approved_by=None, approved_at=None, rollback_of=None))
+        if options is not None:
+            _write_options(conn, task, options)
+        if status == "approved":
+            _point(conn, task.name, number, author)
+    _save_lineage(catalog, proposal)
+    found = get(catalog, task.name, number)
+    assert found is not None
+    return found
+
+
+def _save_lineage(catalog: Any, proposal: Proposal) -> None:
+    """Best effort: keep the catalog's column lineage in step with what is deployed."""
+    try:
+        from generators.lineage import task_lineage
+
+        compiled = Compiler(catalog).compile(proposal.task, env=ENVS[0], logical_date=RENDER_DATE)
+        if compiled.ok and hasattr(catalog, "save_lineage"):
+            catalog.save_lineage(task_lineage(compiled))
+    except Exception:  # lineage is an index; deploying must not depend on it
+        import logging
+
+        logging.getLogger("formcast.versions").warning("lineage not stored for %s", proposal.task.name, exc_info=True)
+
+
+def _write_options(conn: Connection, task: Task, options: TaskOptions) -> None:
+    values = {"depends_on": list(options.depends_on), "pool": options.pool or task.engine, "retries": options.retries,
+              "retry_delay_s": options.retry_delay, "timeout_s": options.timeout, "paused": options.paused}
+    if not conn.execute(update(_O).where(_O.c.task == task.name).values(**values)).rowcount:
+        conn.execute(insert(_O).values(task=task.name, **values))
+
+
+def set_options(catalog: Any, task: Task, options: TaskOptions) -> None:
+    with transaction(engine_of(catalog), write=True) as conn:
+        _write_options(conn, task, options)
+        bump_generation(conn)
+
+
+def _point(conn: Connection, task: str, version: int, by: str) -> None:
+    values = {"version": version, "deployed_by": by, "deployed_at": utcnow()}
+    if not conn.execute(update(_D).where(_D.c.task == task).values(**values)).rowcount:
+        conn.execute(insert(_D).values(task=task, **values))
+    bump_generation(conn)
+
+
+def approve(catalog: Any, task: str, version: int, by: str) -> Version:
+    """Approve a pending version and deploy it; its author cannot approve it."""
+    with transaction(engine_of(catalog), write=True) as conn:
+        row = conn.execute(select(_V).where(_V.c.task == task, _V.c.version == version)).first()
+        if row is None:
+            raise VersionError(f"task '{task}' has no version {version}")
+        if row.status != "pending":
+            raise VersionError(f"{task} v{version} is not waiting for approval (approved by {row.approved_by or '-'})")
+        if by.strip().lower() == row.author.strip().lower():
+            raise VersionError(f"{task} v{version} is a {row.priority} change by {row.author}: "
+                               "it must be approved by someone else")
+        conn.execute(update(_V).where(_V.c.id == row.id).values(status="approved", approved_by=by,
+                                                                approved_at=utcnow()))
+        _point(conn, task, version, by)
+    found = get(catalog, task, version)
+    assert found is not None
+    return found
+
+
+def rollback(catalog: Any, task: str, to: int, author: str) -> Version:
+    """Deploy version `to`'s content again as a new version (history stays immutable)."""
+    with transaction(engine_of(catalog), write=True) as conn:
+        row = conn.execute(select(_V).where(_V.c.task == task, _V.c.version == to)).first()
+        if row is None:
+            raise VersionError(f"task '{task}' has no version {to}")
+        if row.status != "approved":
+            raise VersionError(f"{task} v{to} was never approved: it cannot be rolled back to")
+        number = (conn.execute(select(func.max(_V.c.version)).where(_V.c.task == task)).scalar() or 0) + 1
+        values = {c.name: getattr(row, c.name) for c in _V.columns if c.name != "id"}
+        values.update(version=number, author=author, created_at=utcnow(), approved_by=author, approved_at=utcnow(),
+                      status="approved", rollback_of=to)
+        conn.execute(insert(_V).values(**values))
+        _point(conn, task, number, author)
+    found = get(catalog, task, number)
+    assert found is not None
+    return found

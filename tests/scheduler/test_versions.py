@@ -1,0 +1,149 @@
+"""Versions and review: immutable history, SQL diffs per env, approval rules, rollback, CLI exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app import versions
+from app.scheduler.db import engine_of
+from app.scheduler.sql_state import SqlState
+from catalog.store import Catalog
+from generators.compile import Compiler
+from generators.loading import load_task_file
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def store(demo_home: Path, tmp_path: Path):
+    """A private copy of the demo catalog (versions tests write to it)."""
+    import shutil
+
+    shutil.copy(demo_home / "catalog.db", tmp_path / "catalog.db")
+    with Catalog.open(f"sqlite:///{tmp_path / 'catalog.db'}") as opened:
+        yield opened
+
+
+def _task(name: str, **changes: object):
+    data = json.loads((ROOT / "examples" / f"{name}.json").read_text())
+    data.update(changes)
+    task, problems = load_task_file_from(data)
+    assert task is not None, problems
+    return task
+
+
+def load_task_file_from(data: dict):
+    from generators.loading import parse_task
+
+    return parse_task(data)
+
+
+def _deploy(store, task, author: str = "alice") -> versions.Version:
+    return versions.deploy(store, versions.propose(Compiler(store), task), author)
+
+
+def test_p2_change_deploys_without_approval_and_renders_every_env(store) -> None:
+    v1 = _deploy(store, _task("video_plays"))
+    assert (v1.version, v1.status, v1.author) == (1, "approved", "alice")
+    assert set(v1.rendered) == {"spark"} and set(v1.rendered["spark"]) == {"dev", "prod"}
+    assert "mart" in v1.reads[0] or v1.reads == ["app.client_events"]
+    assert versions.deployed(store, "video_plays") == v1
+    assert store.lineage("video_plays") is not None  # deploy keeps the catalog's lineage in step
+
+
+def test_review_shows_the_sql_diff_per_env(store) -> None:
+    _deploy(store, _task("video_plays"))
+    changed = _task("video_plays", filter="ds = '{{ ds }}' AND event = 'play' AND duration_ms > 1000")
+    review = versions.review(store, versions.propose(Compiler(store), changed))
+    assert review.deployed is not None and review.deployed.version == 1
+    assert set(review.diffs) == {"spark/dev", "spark/prod"}
+    for diff in review.diffs.values():
+        assert "--- spark/" in diff and "+++ spark/" in diff
+        assert any(line.startswith("+") and "1000" in line for line in diff.splitlines())
+    assert not review.needs_approval
+
+
+def test_an_author_cannot_approve_their_own_p0_change(store) -> None:
+    v1 = _deploy(store, _task("video_plays", priority="P0"))
+    assert v1.status == "pending" and versions.deployed(store, "video_plays") is None
+    with pytest.raises(versions.VersionError, match="someone else"):
+        versions.approve(store, "video_plays", 1, "alice")
+    with pytest.raises(versions.VersionError, match="someone else"):
+        versions.approve(store, "video_plays", 1, " Alice ")
+    approved = versions.approve(store, "video_plays", 1, "bob")
+    assert (approved.status, approved.approved_by) == ("approved", "bob")
+    assert versions.deployed(store, "video_plays").version == 1
+    # downgrading a P0 task to P3 is still a change to a P0 task: it needs approval too
+    v2 = _deploy(store, _task("video_plays", priority="P3"))
+    assert v2.status == "pending" and versions.deployed(store, "video_plays").version == 1
+
+
+def test_rollback_creates_a_new_version_with_old_content(store) -> None:
+    _deploy(store, _task("video_plays"))
+    _deploy(store, _task("video_plays", description="second"))
+    v3 = versions.rollback(store, "video_plays", 1, "carol")
+    history = versions.history(store, "video_plays")
+    assert [v.version for v in history] == [1, 2, 3]
+    assert v3.rollback_of == 1 and v3.config == history[0].config and v3.rendered == history[0].rendered
+    assert versions.deployed(store, "video_plays").version == 3
+    (t,) = SqlState(engine_of(store)).tasks()
+    assert t.version == 3  # what the scheduler will pin next
+    with pytest.raises(versions.VersionError, match="no version 9"):
+        versions.rollback(store, "video_plays", 9, "carol")
+
+
+def _cli(home: Path, *args: str) -> Any:
+    """The commands in-process (click's runner): exit codes and both streams, without a process per call."""
+    from click.testing import CliRunner
+
+    from app.scheduler_cli import _standalone
+
+    env = {"FORMCAST_HOME": str(home), "FORMCAST_USER": "alice", "FORMCAST_DB_URL": ""}
+    result = CliRunner().invoke(_standalone, list(args), env=env, catch_exceptions=False)
+    result.returncode = result.exit_code
+    return result
+
+
+def test_cli_workflow_and_exit_codes(demo_home: Path, tmp_path: Path) -> None:
+    import shutil
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(demo_home / "catalog.db", home / "catalog.db")
+    dau = str(ROOT / "examples" / "daily_active_users.json")  # P1
+    plays = str(ROOT / "examples" / "video_plays.json")  # P2
+    done = _cli(home, "deploy", plays)
+    assert done.returncode == 0 and "video_plays v1: deployed by alice" in done.stdout
+    done = _cli(home, "deploy", dau)
+    assert done.returncode == 0 and "waits for approval" in done.stdout
+    refused = _cli(home, "approve", "daily_active_users", "--version", "1", "--by", "alice")
+    assert refused.returncode == 1 and "someone else" in refused.stderr
+    assert _cli(home, "approve", "daily_active_users", "--version", "1", "--by", "bob").returncode == 0
+    review = _cli(home, "review", plays)
+    assert review.returncode == 0 and "spark/dev: unchanged" in review.stdout
+    bad = _cli(home, "backfill", "video_plays", "--from", "2024-06-03", "--to", "2024-06-01")
+    assert bad.returncode == 2 and "--to" in bad.stderr
+    bad = _cli(home, "backfill", "video_plays", "--from", "2024-13-01", "--to", "2024-06-01")
+    assert bad.returncode == 2 and "--from" in bad.stderr
+    capped = _cli(home, "backfill", "video_plays", "--from", "2024-01-01", "--to", "2024-06-01", "--max", "5")
+    assert capped.returncode == 2 and "--max" in capped.stderr
+    dry = _cli(home, "backfill", "video_plays", "--from", "2024-06-01", "--to", "2024-06-03", "--dry-run")
+    assert dry.returncode == 0 and "3 instance(s) would be queued" in dry.stdout
+    assert _cli(home, "instances").stdout.count("\n") == 1  # header only: a dry run wrote nothing
+    assert _cli(home, "backfill", "video_plays", "--from", "2024-06-01", "--to", "2024-06-03").returncode == 0
+    listed = _cli(home, "instances", "--task", "video_plays", "--json")
+    assert sorted((i["key"], i["kind"], i["version"]) for i in json.loads(listed.stdout)) == [
+        ("2024-06-01", "backfill", 1), ("2024-06-02", "backfill", 1), ("2024-06-03", "backfill", 1)]
+    missing = _cli(home, "rollback", "nope", "--to", "1")
+    assert missing.returncode == 1 and "no version" in missing.stderr
+    unknown = _cli(home, "backfill", "nope", "--from", "2024-06-01", "--to", "2024-06-01")
+    assert unknown.returncode == 1 and "not deployed" in unknown.stderr
+
+
+def test_load_example_files_parse() -> None:
+    task, problems = load_task_file(ROOT / "examples" / "top_videos.json")
+    assert task is not None and not problems
