@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 import uuid
@@ -45,7 +46,7 @@ def preview(compiler: Compiler, task: Task, *, env: str = "dev", logical_date: d
             mode: str = "batch") -> RunResult:
     """Run the task's query on a sample and return rows; never writes anything."""
     result = RunResult(run_id=uuid.uuid4().hex[:12], status="invalid")
-    compiled = compiler.compile(task, engine=engine, env=env, logical_date=logical_date, mode=mode)
+    compiled = compiler.compile(task, engine=engine, env=env, logical_date=logical_date, mode=mode, preview=True)
     result.diagnostics = compiled.diagnostics
     if not compiled.ok:
         result.error = "the task is invalid"
@@ -127,8 +128,10 @@ def run(compiler: Compiler, task: Task, store: Any, *, env: str = "dev", logical
         if stage_dir is not None:
             staging.discard(stage_dir)
         result.seconds = time.perf_counter() - started
-        store.finish_run(run_id, result.status, rows_written=result.rows_written, error=result.error,
-                         details={"seconds": round(result.seconds, 3), "statements": len(compiled.statements())})
+        if result.status == "invalid":  # an unexpected error escaped: the run still ends, as failed
+            result.status, result.error = "failed", result.error or "interrupted"
+        _finish(store, run_id, result, {"seconds": round(result.seconds, 3), "statements": len(compiled.statements())})
+    emit_openlineage(store, run_id, plain)
     return result
 
 
@@ -301,9 +304,29 @@ def _run_flink(compiler: Compiler, task: Task, store: Any, plain: CompiledTask, 
         if stage_dir is not None:
             staging.discard(stage_dir)
         result.seconds = time.perf_counter() - started
+        if result.status == "invalid":
+            result.status, result.error = "failed", result.error or "interrupted"
         _finish(store, run_id, result, {"seconds": round(result.seconds, 3), "statements": len(statements),
                                         "job_state": result.job_state})
+    emit_openlineage(store, run_id, plain)
     return result
+
+
+def emit_openlineage(store: Any, run_id: str, compiled: CompiledTask) -> None:
+    """Send the run's OpenLineage events (START, COMPLETE/FAIL) where FORMCAST_OPENLINEAGE_FILE (JSON lines)
+    or FORMCAST_OPENLINEAGE_URL (an HTTP endpoint such as Marquez's /api/v1/lineage) points."""
+    file, url = os.environ.get("FORMCAST_OPENLINEAGE_FILE"), os.environ.get("FORMCAST_OPENLINEAGE_URL")
+    if not (file or url):
+        return
+    try:
+        from app.openlineage import emit, events_for_run
+        from generators.lineage import task_lineage
+
+        record = store.get_run(run_id)
+        if record is not None:
+            emit(events_for_run(task_lineage(compiled), record), file=file, url=url)
+    except Exception as err:  # exporting lineage must never turn a finished run into a failure
+        print(f"formcast: could not emit OpenLineage events for run {run_id}: {err}", file=sys.stderr)
 
 
 def _finish(store: Any, run_id: str, result: RunResult, details: dict[str, Any]) -> None:

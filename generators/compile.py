@@ -31,7 +31,7 @@ from generators.diagnostics import Diagnostic, Diagnostics, join_path
 from generators.dialects.flink import WindowTVF  # importing it registers the "flink" dialect
 from generators.physical import ADAPTERS, PROCTIME_COLUMN, PhysicalTable, ProdLocations, check_binding
 from generators.planners import PLANNERS, plan_sync
-from generators.streaming import check_streaming
+from generators.streaming import check_sink_accepts_updates, check_streaming
 from generators.tasks import ChainedTask, SqlTask, SyncTask, Task
 from generators.tasks.kinds import duration_seconds
 from generators.templating import date_variables, quote_table, render_string, render_template
@@ -115,7 +115,9 @@ class Compiler:
         optimize: bool = True,
         sink_location: str | None = None,
         mode: str = "batch",
+        preview: bool = False,
     ) -> CompiledTask:
+        """Compile `task`. `preview=True` skips the checks about writing the sink: a preview reads only."""
         engine = engine or task.engine
         logical_date = logical_date or default_logical_date()
         diagnostics = Diagnostics(overrides=dict(task.lint))
@@ -157,6 +159,8 @@ class Compiler:
         sources, target = self._physical(task, ctx, target_spec, env, sink_location)
         if mode == "streaming":
             check_streaming(task, query, sources, ctx)
+            if not preview:
+                check_sink_accepts_updates(target, ctx)
         if not diagnostics.ok or target is None:
             return result
         result.logical_ast = optimized

@@ -12,11 +12,49 @@ from generators.tasks import SqlTask, Task
 
 STATEFUL_KINDS = {"aggregate", "dedup", "topn"}
 LOOKUP_BINDINGS = ("jdbc", "clickhouse", "table")
+# Sinks that accept a changelog (updates and deletes by key); the others only append.
+CHANGELOG_SINKS = ("jdbc", "clickhouse", "print", "blackhole", "table")
 
 
 def is_unbounded(table: PhysicalTable) -> bool:
     binding = table.binding
     return isinstance(binding, KafkaBinding) or (isinstance(binding, DatagenBinding) and not binding.number_of_rows)
+
+
+def update_producer(ctx: PlanContext) -> tuple[str, str] | None:
+    """(path, why) of the first step whose streaming result updates rows it emitted before, if any."""
+    for path, body, relation in ctx.planned:
+        if body.kind in ("aggregate", "topn"):
+            return join_path(path, "kind"), f"a {body.kind}"
+        if body.kind == "dedup":
+            time_column = relation.table.event_time.column if relation.table and relation.table.event_time else None
+            first = body.order_by[0]
+            on_time = time_column is not None and first.expr.lower() == time_column.lower()
+            # Keeping the first row by event time is append-only; anything else revises earlier output.
+            if not (on_time and (first.direction == "asc") == (body.keep == "first")):
+                return join_path(path, "keep"), "a dedup that does not keep the first row by event time"
+        for i, join in enumerate(getattr(body, "joins", None) or []):
+            if join.type == "left" and not join.lookup and not join.within:
+                return join_path(path, "joins", i, "type"), "a regular left join"
+    return None
+
+
+def check_sink_accepts_updates(target: PhysicalTable | None, ctx: PlanContext) -> None:
+    """A streaming result that updates earlier rows needs a sink keyed by primary key."""
+    if target is None:
+        return
+    binding = target.binding
+    accepts = binding.kind in CHANGELOG_SINKS or (isinstance(binding, KafkaBinding) and binding.upsert)
+    producer = update_producer(ctx)
+    if producer is not None and not accepts:
+        path, why = producer
+        ctx.diagnostics.add(
+            path, "streaming-unsupported",
+            f"in streaming mode {why} updates rows it already emitted, but {target.logical}'s "
+            f"{binding.kind} sink can only append",
+            "use a window_aggregate (its results are final), bind the target to upsert-kafka or JDBC with a "
+            "primary key, or run in batch mode",
+        )
 
 
 def check_streaming(task: Task, query: exp.Query, sources: list[PhysicalTable], ctx: PlanContext) -> None:

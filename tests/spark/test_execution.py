@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -279,3 +281,21 @@ def test_preview_writes_nothing(warehouse: Warehouse) -> None:
     assert sorted(tuple(r.values()) for r in result.preview) == expected
     assert sorted(str(p) for p in warehouse.out.rglob("*")) == before
     assert len(warehouse.store.runs(limit=1000)) == runs_before
+
+
+def test_run_emits_openlineage_events(warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events_file = tmp_path / "openlineage.jsonl"
+    monkeypatch.setenv("FORMCAST_OPENLINEAGE_FILE", str(events_file))
+    config = {**HEADER, "name": "users_copy_ol", "kind": "sync", "source": "app.users",
+              "columns": [{"source": "user_id", "target": "id"}, {"source": "country", "target": "country_code"},
+                          {"source": "is_vip", "target": "vip"}, {"source": "signup_date"}],
+              "target": {"table": "mart.users_copy", "write_mode": "overwrite"}}
+    result = warehouse.run(config)
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    assert {e["run"]["runId"] for e in events} == {result.run_id}
+    output = events[1]["outputs"][0]
+    assert output["name"] == "mart.users_copy"
+    fields = output["facets"]["columnLineage"]["fields"]
+    assert fields["country_code"]["inputFields"][0]["name"] == "app.users"
+    assert fields["country_code"]["inputFields"][0]["field"] == "country"
