@@ -36,7 +36,16 @@ class SparkCapabilities:
 
 
 def master_url() -> str:
-    return os.environ.get("FORMCAST_SPARK_MASTER", "local[*]")
+    remote = remote_url()
+    return f"Spark Connect {remote}" if remote else os.environ.get("FORMCAST_SPARK_MASTER", "local[*]")
+
+
+def remote_url() -> str | None:
+    """FORMCAST_SPARK_REMOTE (sc://host:15002): run through Spark Connect instead of an embedded driver.
+
+    The Connect client needs pyarrow >= 18, which PyFlink's pins forbid: install `formcast[spark-connect]`
+    in a Spark-only environment."""
+    return os.environ.get("FORMCAST_SPARK_REMOTE") or None
 
 
 def get_session() -> SparkSession:
@@ -47,6 +56,16 @@ def get_session() -> SparkSession:
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             from pyspark.sql import SparkSession
 
+            remote = remote_url()
+            if remote:
+                try:
+                    _SESSION = SparkSession.builder.remote(remote).appName("formcast").getOrCreate()
+                except ImportError as err:
+                    raise EngineError(
+                        f"Spark Connect needs its client packages ({err.name or err}): install "
+                        "formcast[spark-connect] in a Spark-only environment, or unset FORMCAST_SPARK_REMOTE"
+                    ) from None
+                return _SESSION
             builder = (
                 SparkSession.builder.master(master_url())
                 .appName("formcast")
@@ -110,6 +129,8 @@ class ProgressReporter:
             self._thread.join(timeout=2)
 
     def _loop(self) -> None:
+        if remote_url():
+            return  # Spark Connect has no status tracker on the client
         tracker = get_session().sparkContext.statusTracker()
         last = ""
         while not self._stop.wait(self._interval):
