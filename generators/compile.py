@@ -148,7 +148,9 @@ class Compiler:
         if not diagnostics.ok:
             return result
         if target_spec is not None:
-            optimized = self._align_with_target(optimized, output, target_spec, static, task, ctx, schema, optimize)
+            stored = ADAPTERS[engine].sink_types(target_spec, target_spec.binding(engine, env))  # type: ignore[arg-type]
+            optimized = self._align_with_target(optimized, output, target_spec, static, task, ctx, schema, optimize,
+                                                stored)
             if task.target.write_mode == "upsert" and optimized is not None and not ADAPTERS[engine].upserts_natively:
                 optimized = self._upsert(optimized, target_spec, task, ctx, schema, optimize)
         if optimized is None or not diagnostics.ok:
@@ -362,9 +364,11 @@ class Compiler:
 
     def _align_with_target(
         self, query: exp.Query, output: Columns, target: TableSpec, static: dict[str, str], task: Task,
-        ctx: PlanContext, schema: MappingSchema, optimize: bool,
+        ctx: PlanContext, schema: MappingSchema, optimize: bool, stored: dict[str, str] | None = None,
     ) -> exp.Query | None:
-        """Select the target's columns in the target's order, casting where types differ."""
+        """Select the target's columns in the target's order, casting where types differ.
+
+        `stored` overrides the types the sink stores for some columns (see EngineAdapter.sink_types)."""
         if any(isinstance(s, exp.Star) for s in query.selects):
             return query
         produced = {name.lower(): name for name in output}
@@ -378,6 +382,7 @@ class Compiler:
         # extra columns are dropped, mismatched types are cast.
         errors_before = len(ctx.diagnostics.errors)
         for column in ordered:
+            column_type = (stored or {}).get(column.name.lower(), column.type)
             if column.name.lower() in static_keys:
                 continue
             name = produced.get(column.name.lower())
@@ -390,29 +395,29 @@ class Compiler:
                     ctx.diagnostics.add("target.table", "target-schema-mismatch",
                                         f"the result has no column '{column.name}', which {target.name} requires",
                                         "result columns: " + ", ".join(output))
-                projections.append(exp.alias_(exp.Cast(this=exp.null(), to=parse_type(column.type).copy()), column.name,
-                                              quoted=True))
+                null = exp.Cast(this=exp.null(), to=parse_type(column_type).copy())
+                projections.append(exp.alias_(null, column.name, quoted=True))
                 continue
             produced_type = output.get(name)
             expr: exp.Expr = exp.column(name, table="__fc_out", quoted=True)
-            if produced_type and produced_type != column.type:
-                pf, tf = family_of(produced_type), family_of(column.type)
+            if (produced_type and produced_type != column_type) or column_type != column.type:
+                pf, tf = family_of(produced_type), family_of(column_type)
                 if TypeFamily.UNKNOWN not in (pf, tf) and pf != tf and not _castable(pf, tf):
                     ctx.diagnostics.add("target.table", "target-schema-mismatch",
                                         f"column '{column.name}' is {produced_type} "
-                                        f"but {target.name} stores {column.type}",
-                                        f"cast it to {column.type} in the task")
+                                        f"but {target.name} stores {column_type}",
+                                        f"cast it to {column_type} in the task")
                 if pf == TypeFamily.STRING and tf == TypeFamily.TEMPORAL:
                     ctx.diagnostics.add("target.table", "implicit-cast",
-                                        f"column '{column.name}' is text written into {column.type}: values "
+                                        f"column '{column.name}' is text written into {column_type}: values "
                                         "that are not dates/timestamps fail or become NULL",
                                         "parse it explicitly, e.g. TO_DATE(x, 'yyyy-MM-dd')")
-                if _narrows(produced_type, column.type):
+                if produced_type and _narrows(produced_type, column_type):
                     ctx.diagnostics.add("target.table", "lossy-cast",
                                         f"column '{column.name}' is {produced_type}; writing it into "
-                                        f"{column.type} drops the fraction",
+                                        f"{column_type} drops the fraction",
                                         f"round it explicitly, or store it as {produced_type}")
-                expr = exp.Cast(this=expr, to=parse_type(column.type).copy())
+                expr = exp.Cast(this=expr, to=parse_type(column_type).copy())
             projections.append(exp.alias_(expr, column.name, quoted=True))
         extra = [n for n in output if n.lower() not in {c.name.lower() for c in target.columns}]
         if extra:

@@ -90,6 +90,10 @@ class EngineAdapter:
     def can_upsert(self, binding: Binding) -> bool:
         return True
 
+    def sink_types(self, spec: TableSpec, binding: Binding | None) -> dict[str, str]:
+        """Column types the sink stores differently from the catalog (lower-case name → type)."""
+        return {}
+
     def source(self, spec: TableSpec, binding: Binding, watermark_seconds: int | None = None,
                proctime: bool = False) -> PhysicalTable:
         raise NotImplementedError
@@ -263,9 +267,24 @@ class FlinkAdapter(EngineAdapter):
             table.ddl["watermark"] = {**table.ddl["watermark"], "amount": str(watermark_seconds), "unit": "SECOND"}
         return table
 
+    def sink_types(self, spec: TableSpec, binding: Binding | None) -> dict[str, str]:
+        """Flink's filesystem sink names a dynamic DATE/TIMESTAMP partition folder by its internal number
+        (ds=19875): such partition columns are written as text, so folders read ds=2024-06-01 as Spark's do."""
+        if not isinstance(binding, FileBinding):
+            return {}
+        temporal = ("date", "timestamp")
+        return {c.name.lower(): "string" for p in spec.partition_by
+                if (c := spec.column(p)) is not None and c.type.split("(")[0] in temporal}
+
     def target(self, spec: TableSpec, binding: Binding, location: str | None) -> PhysicalTable:
         path = location or (resolve_path(binding.path) if isinstance(binding, FileBinding) else None)
         table = self._table(spec, binding, view_name(spec.name) + "__sink", path, "target")
+        overrides = self.sink_types(spec, binding)
+        if overrides:
+            table.ddl["columns"] = [
+                {**c, "type": flink_type(overrides[c["name"].lower()])} if c["name"].lower() in overrides else c
+                for c in table.ddl["columns"]
+            ]
         if isinstance(binding, FileBinding):
             table.ddl["location"] = path
             table.ddl["format"] = binding.format

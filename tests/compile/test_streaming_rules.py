@@ -101,7 +101,8 @@ def test_non_windowed_aggregate_over_a_stream_warns_without_state_ttl() -> None:
 
 def test_updates_into_an_append_only_sink_are_rejected_at_the_step() -> None:
     config = {"kind": "aggregate", "source": "rt.events", "dimensions": [{"expr": "event"}], "state_ttl": "1 day",
-              "metrics": [{"name": "n", "agg": "count"}], "target": {"table": "rt.counts_append", "write_mode": "append"}}
+              "metrics": [{"name": "n", "agg": "count"}],
+              "target": {"table": "rt.counts_append", "write_mode": "append"}}
     result = compile_streaming(config)
     assert rules(result) == {("kind", "streaming-unsupported", "error")}
     assert "kafka sink can only append" in result.diagnostics[0].message

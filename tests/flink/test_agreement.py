@@ -23,11 +23,7 @@ ORDER = ["users_copy", "clean_events", "daily_active_users", "event_counts", "fu
          "plays_per_window"]
 SKIP = {"users_upsert": "upsert into a file binding is rejected on flink at compile time, by design"}
 # Known disagreements, each reported: xfail(strict) keeps them visible until fixed.
-KNOWN: dict[str, str] = {
-    "orders_enriched": "Flink's filesystem sink names a dynamic DATE partition by its internal value (ds=19875, "
-                       "days since 1970), Spark by the date (ds=2024-06-01); the compiler does not yet write dynamic "
-                       "date partitions as strings for Flink",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _examples() -> list[Any]:

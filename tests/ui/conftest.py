@@ -87,3 +87,79 @@ def canonical(doc: dict[str, Any]) -> str:
 
 def os_env(name: str) -> str | None:
     return os.environ.get(name)
+
+
+# --- a workspace with deployed versions, stored lineage and scheduler history (Operations, lineage, review) ---
+
+OPS_NOW = (2024, 6, 4, 1, 45)  # UTC: the simulated scheduler starts here, three days of fires behind it
+
+
+@pytest.fixture(scope="package")
+def ops_template(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A catalog.db (a copy of the demo's) where video_plays (P2) and top_videos (P1, SLA 03:00, by alice,
+    approved by bob) are deployed and a virtual-clock scheduler ran three logical dates with a fast fake
+    executor: top_videos 2024-06-02 failed, everything else succeeded; then top_videos v2 was deployed
+    (so a rerun must keep v1). No Spark: the executor only reports outcomes."""
+    import shutil
+    from datetime import UTC, datetime
+
+    from app import versions
+    from app.scheduler.core import Scheduler
+    from app.scheduler.db import engine_of
+    from app.scheduler.model import SchedulerConfig
+    from app.scheduler.sql_state import SqlState
+    from catalog.store import Catalog
+    from generators.compile import Compiler
+    from generators.loading import parse_task
+    from tests.scheduler.sim import Sim
+
+    folder = tmp_path_factory.mktemp("ops_template")
+    shutil.copy(demo_home / "catalog.db", folder / "catalog.db")
+    top = example("top_videos") | {"priority": "P1", "owner": "content-oncall",
+                                    "sla": {"deadline": "03:00", "timezone": "UTC"}}
+    with Catalog.open(f"sqlite:///{folder / 'catalog.db'}") as catalog:
+        compiler = Compiler(catalog)
+        options = versions.TaskOptions(retries=0)
+        for doc in (example("video_plays"), top):
+            task, problems = parse_task(doc)
+            assert task is not None, problems
+            version = versions.deploy(catalog, versions.propose(compiler, task), "alice", options)
+            if version.status == "pending":
+                versions.approve(catalog, task.name, version.version, "bob")
+        state = SqlState(engine_of(catalog))
+        core = Scheduler(state, SchedulerConfig(catchup=3 * 86400, sla_interval=0), owner="ui-test")
+        start = datetime(*OPS_NOW, tzinfo=UTC).timestamp()
+        sim = Sim(core, duration=120, outcome=lambda job: "failed" if (job.task, job.key) == (
+            "top_videos", "2024-06-02") else "succeeded")
+        sim.run(start, start + 30 * 60)
+        task, _ = parse_task(top | {"description": "v2"})
+        v2 = versions.deploy(catalog, versions.propose(compiler, task), "alice")
+        versions.approve(catalog, "top_videos", v2.version, "bob")
+    return folder / "catalog.db"
+
+
+@pytest.fixture
+def ops_home(ops_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private FORMCAST_HOME holding a copy of the ops template (tests may deploy, rerun, backfill)."""
+    import shutil
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(ops_template, home / "catalog.db")
+    monkeypatch.setenv("FORMCAST_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def ops_app(ops_home: Path) -> Any:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP_FILE, default_timeout=60)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def graphviz_dots(at: Any) -> list[str]:
+    """The DOT source of every `st.graphviz_chart` on the page."""
+    return [el.proto.spec for el in walk(at._tree) if getattr(el, "type", None) == "graphviz_chart"]
