@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from app.lineage_dot import lineage_dot
 from catalog.lineage import LineageEdge, Walk
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
@@ -74,7 +75,7 @@ def lineage_command(name: str | None, direction: str | None, depth: int | None, 
     if fmt == "json":
         click.echo(json.dumps({w.direction: _walk_json(w) for w in walks}, indent=2))
     elif fmt == "dot":
-        click.echo(_dot([e for w in walks for e in w.edges]))
+        click.echo(lineage_dot([e for w in walks for e in w.edges]))
     else:
         for walk in walks:
             _print_walk(walk, depth)
@@ -112,7 +113,7 @@ def _show_task(store: Any, task: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps({**_task_json(lineage), "edges": [_edge_json(e) for e in lineage.edges]}, indent=2))
     elif fmt == "dot":
-        click.echo(_dot(lineage.edges))
+        click.echo(lineage_dot(lineage.edges))
     else:
         click.echo(f"{lineage.task} [{lineage.priority} {lineage.owner or '-'}] {lineage.engine}, "
                    f"config {lineage.config_hash}")
@@ -155,19 +156,6 @@ def _print_walk(walk: Walk, depth: int | None) -> None:
     click.echo(f"{walk.direction} of {root}{limit}: {len(walk.edges)} edge(s), tasks: {', '.join(walk.tasks) or '-'}")
     for edge in walk.edges:
         click.echo("  " + _edge_text(edge))
-
-
-def _dot(edges: list[LineageEdge]) -> str:
-    def node(table: str, column: str | None) -> str:
-        return json.dumps(f"{table}.{column}" if column else table)
-
-    lines = ["digraph lineage {", "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
-    for e in dict.fromkeys(edges):
-        style = ", style=dashed" if e.kind in ("filtered_by", "joined_on") else ""
-        lines.append(f"  {node(e.source_table, e.source_column)} -> {node(e.target_table, e.target_column)} "
-                     f"[label={json.dumps(e.kind)}{style}];")
-    lines.append("}")
-    return "\n".join(lines)
 
 
 # --- diff ------------------------------------------------------------------------------------------

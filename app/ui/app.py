@@ -31,6 +31,7 @@ PAGES = [
     st.Page("pages/run.py", title="Run", icon="▶️"),
     st.Page("pages/schedule.py", title="Schedule", icon="⏰"),
     st.Page("pages/catalog.py", title="Catalog", icon="📚"),
+    st.Page("pages/operations.py", title="Operations", icon="🛠️"),
 ]
 page = st.navigation(PAGES)
 
@@ -43,6 +44,9 @@ with st.sidebar:
         st.caption(f"Editing **{name}** ({current.get('kind', '?')}){saved}")
     else:
         st.caption("No task open: create or open one on the Tasks page.")
+    st.session_state.setdefault("ui_user_input", state.user())
+    st.text_input("Your name", key="ui_user_input", placeholder="alice", on_change=state.set_user,
+                  help="Author of the versions you deploy; a P0/P1 change must be approved by someone else.")
     st.date_input("Logical date", key="logical_date", help="The date runs and compiled SQL are for ({{ ds }}).")
     st.caption(f"Workspace: `{state.home()}`")
 

@@ -6,7 +6,8 @@ and the warm Spark session. Per browser session, in `st.session_state`:
 * ``doc``      — the task config being edited (a plain dict, possibly invalid);
 * ``opened``   — (name, version) of the saved file it came from, or None for a new task;
 * ``gen``      — the form generation; bumped when the document is replaced from outside the form
-                 (JSON edit, list change, load), which re-initializes every form widget from ``doc``.
+                 (JSON edit, list change, load), which re-initializes every form widget from ``doc``;
+* ``ui_user``  — who is at the keyboard (sidebar): the author of deploys, the approver of others' changes.
 """
 
 from __future__ import annotations
@@ -137,6 +138,35 @@ def compile_config(config_json: str, engine: str | None, env: str, logical_date:
             "script": compiled.script, "query": compiled.query, "engine": compiled.engine}
 
 
+@st.cache_data(show_spinner=False, max_entries=128)
+def lineage_config(config_json: str, engine: str | None, env: str, logical_date: str, home_dir: str,
+                   catalog_version: int) -> dict[str, Any]:
+    """The column lineage of a config, from its compile (`generators.lineage.task_lineage`): cached like it."""
+    from generators.lineage import task_lineage
+    from generators.loading import parse_task
+
+    task, problems = parse_task(json.loads(config_json))
+    if task is None:
+        return {"ok": False, "error": f"{len(problems)} problem(s) in the config", "lineage": None}
+    compiled = _compiler(home_dir).compile(task, engine=engine, env=env, logical_date=date.fromisoformat(logical_date))
+    if not compiled.ok:
+        return {"ok": False, "error": "the task does not compile", "lineage": None}
+    return {"ok": True, "error": None, "lineage": task_lineage(compiled)}
+
+
+def lineage_doc(doc: dict[str, Any], engine: str | None, env: str, logical_date: date) -> dict[str, Any]:
+    return lineage_config(json.dumps(doc, sort_keys=True), engine, env, logical_date.isoformat(), str(home()),
+                          _CATALOG_VERSION[0])
+
+
+def sched_state() -> Any:
+    """The scheduler's state in the catalog database (instances, attempts, alerts, deployed tasks)."""
+    from app.scheduler.db import engine_of
+    from app.scheduler.sql_state import SqlState
+
+    return SqlState(engine_of(catalog()))
+
+
 def compile_doc(doc: dict[str, Any], engine: str | None, env: str, logical_date: date) -> dict[str, Any]:
     return compile_config(json.dumps(doc, sort_keys=True), engine, env, logical_date.isoformat(), str(home()),
                           _CATALOG_VERSION[0])
@@ -159,6 +189,7 @@ def init() -> None:
     ss.setdefault("gen", 0)
     ss.setdefault("logical_date", default_logical_date())
     ss.setdefault("json_error", None)
+    ss.setdefault("ui_user", os.environ.get("FORMCAST_USER", "").strip())
 
 
 def set_doc(doc: dict[str, Any] | None, opened: tuple[str, str] | None = None, *, keep_opened: bool = False) -> None:
@@ -178,6 +209,15 @@ def doc() -> dict[str, Any] | None:
 
 def opened() -> tuple[str, str] | None:
     return st.session_state.get("opened")
+
+
+def user() -> str:
+    return (st.session_state.get("ui_user") or "").strip()
+
+
+def set_user() -> None:
+    """The sidebar's name field changed: keep it under a plain key (widget state is dropped with its widget)."""
+    st.session_state["ui_user"] = (st.session_state.get("ui_user_input") or "").strip()
 
 
 def logical_date() -> date:

@@ -21,20 +21,24 @@ def _state(home: Path) -> tuple[Catalog, SqlState]:
     return catalog, SqlState(engine_of(catalog))
 
 
-def _frames(at: Any) -> dict[str, Any]:
-    return {d.key: d for d in at.dataframe if getattr(d, "key", None)}
+def _frame(at: Any, *columns: str) -> Any:
+    """The first table showing all these columns (only selectable dataframes carry their key)."""
+    for d in at.dataframe:
+        if set(columns) <= set(d.value.columns):
+            return d.value
+    raise AssertionError(f"no table with columns {columns}")
 
 
 def test_grid_shows_each_task_by_logical_date_with_a_coloured_state(ops_app: Any) -> None:
     ops_app.switch_page(PAGE).run()
     assert not ops_app.exception
-    grid = _frames(ops_app)["ops_grid"]
+    (grid,) = [d for d in ops_app.dataframe if d.key == "ops_grid"]
     frame = grid.value
     assert list(frame.index) == ["top_videos", "video_plays"]
     assert list(frame.columns) == ["2024-06-01", "2024-06-02", "2024-06-03"]
     assert frame.loc["top_videos", "2024-06-02"] == "❌ failed"
     assert frame.loc["video_plays", "2024-06-02"] == "✅ succeeded"
-    assert "#ffcdd2" in grid.proto.styler.styles  # the failed cell is red
+    assert "#ffcdd2" in grid.proto.arrow_data.styler.styles  # the failed cell is red
     metrics = {m.label: m.value for m in ops_app.metric}
     assert metrics["Deployed tasks"] == "2" and metrics["❌ failed"] == "1" and metrics["✅ succeeded"] == "5"
 
@@ -45,7 +49,7 @@ def test_instance_attempts_log_and_rerun_keep_the_pinned_version(ops_app: Any, o
     ops_app.selectbox(key="ops_key").set_value("2024-06-02").run()
     assert not ops_app.exception
     assert any("pinned **v1**" in m.value for m in ops_app.markdown)
-    attempts = _frames(ops_app)["ops_attempts"].value
+    attempts = _frame(ops_app, "attempt", "owner")
     assert list(attempts["status"]) == ["failed"] and list(attempts["error"]) == ["boom"]
     assert any("attempt 1 v1 failed" in c.value for c in ops_app.code)
     catalog, state = _state(ops_home)
@@ -77,7 +81,7 @@ def test_backfill_dry_run_lists_the_dates_then_queues(ops_app: Any, ops_home: Pa
     assert ops_app.button(key="bf_go").disabled  # a dry run comes first
     ops_app.button(key="bf_dry").click().run()
     assert not ops_app.exception
-    rows = _frames(ops_app)["bf_rows"].value
+    rows = _frame(ops_app, "action")
     assert list(zip(rows["logical key"], rows["action"], strict=True)) == [
         ("2024-05-30", "create"), ("2024-05-31", "create"), ("2024-06-01", "skip"), ("2024-06-02", "skip")]
     assert any("2 instance(s) would be queued" in i.value for i in ops_app.info)
@@ -101,14 +105,13 @@ def test_backfill_dry_run_lists_the_dates_then_queues(ops_app: Any, ops_home: Pa
 
 def test_sla_board_predictions_alerts_and_violations(ops_app: Any) -> None:
     ops_app.switch_page(PAGE).run()
-    frames = _frames(ops_app)
-    board = frames["sla_board"].value
+    board = _frame(ops_app, "verdict")
     assert list(board["task"]) == ["top_videos"] and list(board["verdict"]) == ["missed"]  # the failed one
     ops_app.toggle(key="sla_finished").set_value(True).run()
-    board = _frames(ops_app)["sla_board"].value
-    assert sorted(board["verdict"]) == ["met", "missed", "missed"]  # 06-01 finished after its 06-02 03:00 deadline?
-    risk = _frames(ops_app)["sla_risk"].value
+    board = _frame(ops_app, "verdict")
+    assert sorted(board["verdict"]) == ["met", "missed", "missed"]  # 06-01 ran two days late, 06-02 failed
+    alerts = [d.value for d in ops_app.dataframe if "condition" in d.value.columns]
+    risk, missed = alerts
     assert set(risk["open"]) == {True, False}  # the failed instance's alert stays open; the others resolved
-    missed = _frames(ops_app)["sla_missed"].value
     assert set(missed["logical key"]) == {"2024-06-01", "2024-06-02"}
     assert any("Risk alerts" in m.value and "1 open" in m.value for m in ops_app.markdown)

@@ -12,7 +12,8 @@ from app.task_store import TaskStore
 from app.ui_command import APP_FILE, streamlit_command, ui_environment
 from tests.ui.conftest import example, open_doc
 
-PAGES = ["pages/tasks.py", "pages/editor.py", "pages/run.py", "pages/schedule.py", "pages/catalog.py"]
+PAGES = ["pages/tasks.py", "pages/editor.py", "pages/run.py", "pages/schedule.py", "pages/catalog.py",
+         "pages/operations.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)

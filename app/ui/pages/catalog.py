@@ -1,4 +1,5 @@
-"""Catalog: browse and search logical tables; register from JSON/YAML, infer from files, reflect a database."""
+"""Catalog: browse and search logical tables (with their lineage graph); register from JSON/YAML, infer from files,
+reflect a database."""
 
 import json
 
@@ -52,6 +53,12 @@ with browse:
                 rows.append({"engine": engine, "env": env, "kind": binding.kind, "where": json.dumps(detail)})
         st.markdown("**Bindings**")
         st.dataframe(pd.DataFrame(rows), width="stretch", hide_index=True)
+        st.markdown("**Lineage** · what this table derives from and what derives from it (stored task lineage)")
+        from app.ui import lineage_view
+
+        lineage_view.render(catalog.lineage_graph(), spec.name, key="cat_lineage",
+                            columns=[c.name for c in spec.columns],
+                            empty_hint="Deployed tasks store their lineage; so does `formcast lineage --index DIR`.")
 
 with register:
     upload = st.file_uploader("Table definitions (.json, .yaml)", type=["json", "yaml", "yml"], key="cat_upload")

@@ -1,4 +1,5 @@
-"""Task editor: the generated form and the JSON side by side, live validation, the compiled SQL, Save."""
+"""Task editor: the generated form and the JSON side by side, live validation, the compiled SQL, Save;
+below, the task's lineage graph, Review & deploy (SQL diff per env, impact, approval) and its versions."""
 
 import json
 import time
@@ -6,7 +7,7 @@ import time
 import streamlit as st
 
 from app.task_store import ConflictError, InvalidTaskError, canonical_json
-from app.ui import state
+from app.ui import review_view, state
 from app.ui.forms import Form
 from generators.diagnostics import Diagnostic
 from generators.loading import parse_task
@@ -121,6 +122,21 @@ def editor_pane() -> None:
             st.code(compiled["script"], language="sql")
         else:
             st.caption("The SQL appears when the task is valid.")
+
+    valid = task is not None and not errors
+    lineage_tab, review_tab, versions_tab = st.tabs(["🕸️ Lineage", "🔍 Review & deploy", "🗃️ Versions"])
+    with lineage_tab:
+        if valid:
+            review_view.lineage_section(new_doc, engine, env)
+        else:
+            st.caption("The lineage appears when the task is valid.")
+    with review_tab:
+        if valid:
+            review_view.review_section(task, new_doc)
+        else:
+            st.caption("Fix the problems above to review and deploy.")
+    with versions_tab:
+        review_view.versions_section(task.name if task is not None else new_doc.get("name"))
 
 
 editor_pane()
