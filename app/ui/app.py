@@ -1,7 +1,7 @@
 """Formcast's Streamlit app: the entry point for `streamlit run app/ui/app.py` (what `formcast ui` runs).
 
 It holds what the pages share (session state, the sidebar) and routes with `st.navigation`; the
-pages under `pages/` are thin views over `app.ui.state`, `app.ui.forms` and `app.task_store`.
+pages under `views/` are thin views over `app.ui.state`, `app.ui.forms` and `app.task_store`.
 """
 
 import os
@@ -26,12 +26,12 @@ state.init()
 state.warm_engine()  # start Spark in the background once per process: previews then answer fast
 
 PAGES = [
-    st.Page("pages/tasks.py", title="Tasks", icon="🗂️", default=True),
-    st.Page("pages/editor.py", title="Task editor", icon="✏️"),
-    st.Page("pages/run.py", title="Run", icon="▶️"),
-    st.Page("pages/schedule.py", title="Schedule", icon="⏰"),
-    st.Page("pages/catalog.py", title="Catalog", icon="📚"),
-    st.Page("pages/operations.py", title="Operations", icon="🛠️"),
+    st.Page("views/tasks.py", title="Tasks", icon="🗂️", default=True),
+    st.Page("views/editor.py", title="Task editor", icon="✏️"),
+    st.Page("views/run.py", title="Run", icon="▶️"),
+    st.Page("views/schedule.py", title="Schedule", icon="⏰"),
+    st.Page("views/catalog.py", title="Catalog", icon="📚"),
+    st.Page("views/operations.py", title="Operations", icon="🛠️"),
 ]
 page = st.navigation(PAGES)
 

@@ -56,7 +56,7 @@ def example_names() -> list[str]:
     return sorted(p.stem for p in EXAMPLES.glob("*.json"))
 
 
-def open_doc(at: Any, doc: dict[str, Any], page: str = "pages/editor.py") -> Any:
+def open_doc(at: Any, doc: dict[str, Any], page: str = "views/editor.py") -> Any:
     """Put `doc` in the editor (as the Tasks page does) and show `page`."""
     at.session_state["doc"] = doc
     at.session_state["opened"] = None

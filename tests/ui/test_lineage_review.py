@@ -24,7 +24,7 @@ def _catalog(home: Path) -> Catalog:
 
 
 def test_catalog_page_draws_the_table_and_column_lineage(ops_app: Any) -> None:
-    ops_app.switch_page("pages/catalog.py").run()
+    ops_app.switch_page("views/catalog.py").run()
     ops_app.text_input(key="cat_search").set_value("video_plays").run()
     ops_app.selectbox(key="cat_table").set_value("mart.video_plays").run()
     assert not ops_app.exception

@@ -13,7 +13,7 @@ from app.scheduler.db import engine_of
 from app.scheduler.sql_state import SqlState
 from catalog.store import Catalog
 
-PAGE = "pages/operations.py"
+PAGE = "views/operations.py"
 
 
 def _state(home: Path) -> tuple[Catalog, SqlState]:

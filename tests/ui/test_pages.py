@@ -12,8 +12,8 @@ from app.task_store import TaskStore
 from app.ui_command import APP_FILE, streamlit_command, ui_environment
 from tests.ui.conftest import example, open_doc
 
-PAGES = ["pages/tasks.py", "pages/editor.py", "pages/run.py", "pages/schedule.py", "pages/catalog.py",
-         "pages/operations.py"]
+PAGES = ["views/tasks.py", "views/editor.py", "views/run.py", "views/schedule.py", "views/catalog.py",
+         "views/operations.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -69,10 +69,10 @@ def test_tasks_page_create_open_duplicate_delete(app: Any, demo_home: Path) -> N
     assert any(p == "n" for p, _, _ in app.session_state["editor_diagnostics"])
     store = TaskStore(demo_home / "tasks")
     store.save(example("video_plays"), None)
-    app.switch_page("pages/tasks.py").run()
+    app.switch_page("views/tasks.py").run()
     app.button(key="open_video_plays").click().run()
     assert app.session_state["doc"]["name"] == "video_plays" and app.session_state["opened"][0] == "video_plays"
-    app.switch_page("pages/tasks.py").run()
+    app.switch_page("views/tasks.py").run()
     app.text_input(key="dup_name_video_plays").set_value("video_plays_2")
     app.button(key="dup_video_plays").click().run()
     assert store.names() == ["video_plays", "video_plays_2"]
@@ -86,7 +86,7 @@ def test_tasks_page_create_open_duplicate_delete(app: Any, demo_home: Path) -> N
 def test_schedule_page_writes_schedule_priority_sla_and_suggests_upstream(app: Any, demo_home: Path) -> None:
     store = TaskStore(demo_home / "tasks")
     store.save(example("video_plays"), None)  # writes mart.video_plays, which top_videos reads
-    open_doc(app, example("top_videos"), "pages/schedule.py")
+    open_doc(app, example("top_videos"), "views/schedule.py")
     assert any(getattr(t, "value", None) is not None and "video_plays" in str(t.value) for t in app.table)
     app.selectbox(key="sched_preset").set_value("Custom").run()
     app.text_input(key="sched_cron").set_value("0 6 * * 1-5").run()
@@ -104,7 +104,7 @@ def test_schedule_page_writes_schedule_priority_sla_and_suggests_upstream(app: A
 
 
 def test_catalog_page_search_show_and_infer(app: Any, demo_home: Path) -> None:
-    app.switch_page("pages/catalog.py").run()
+    app.switch_page("views/catalog.py").run()
     app.text_input(key="cat_search").set_value("device_id").run()
     app.selectbox(key="cat_table").set_value("app.client_events").run()
     assert "app.client_events" in app.selectbox(key="cat_table").options
@@ -119,7 +119,7 @@ def test_catalog_page_search_show_and_infer(app: Any, demo_home: Path) -> None:
 
 
 def test_run_page_without_engine_shows_history(app: Any) -> None:
-    open_doc(app, example("daily_active_users"), "pages/run.py")
+    open_doc(app, example("daily_active_users"), "views/run.py")
     assert app.button(key="run_preview") is not None
     assert any("Run history" in h.value for h in app.subheader)
 

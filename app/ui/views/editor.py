@@ -17,7 +17,7 @@ st.title("Task editor")
 if state.doc() is None:
     st.info("No task is open. Create one from a kind or the gallery, or open a saved task.")
     if st.button("Go to Tasks"):
-        st.switch_page("pages/tasks.py")
+        st.switch_page("views/tasks.py")
     st.stop()
 
 

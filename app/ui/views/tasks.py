@@ -24,7 +24,7 @@ def _new(doc: dict) -> None:
 
 
 if st.session_state.pop("goto_editor", False):
-    st.switch_page("pages/editor.py")
+    st.switch_page("views/editor.py")
 
 new_col, gallery_col, import_col = st.columns(3, gap="large")
 with new_col, st.container(border=True):
