@@ -12,34 +12,12 @@ from typing import Any
 
 import click
 
+from app.cli_common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, load_task_or_exit, open_catalog
 from generators.diagnostics import Diagnostic, format_diagnostics
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def _home() -> Path:
     return Path(os.environ.get("FORMCAST_HOME", ".formcast")).resolve()
-
-
-def _open_catalog() -> Any:
-    from catalog.errors import CatalogError
-    from catalog.store import Catalog
-
-    try:
-        return Catalog.open()
-    except CatalogError as err:
-        raise click.ClickException(str(err)) from None
-
-
-def _load_task(path: str) -> Any:
-    from generators.loading import load_task_file
-
-    task, problems = load_task_file(path)
-    if task is None:
-        click.echo(f"{path}: the task config is invalid", err=True)
-        click.echo(format_diagnostics(problems), err=True)
-        sys.exit(EXIT_INVALID)
-    return task
 
 
 def _parse_date(value: str | None) -> date | None:
@@ -127,7 +105,7 @@ def catalog_add(file: str) -> None:
 
     try:
         specs = load_table_specs(file)
-        with _open_catalog() as store:
+        with open_catalog() as store:
             store.register_many(specs)
     except CatalogError as err:
         click.echo(str(err), err=True)
@@ -146,7 +124,7 @@ def catalog_infer(path: str, name: str, fmt: str | None) -> None:
 
     try:
         spec = infer_table(path, name, format=fmt)
-        with _open_catalog() as store:
+        with open_catalog() as store:
             store.register(spec)
     except CatalogError as err:
         click.echo(str(err), err=True)
@@ -167,7 +145,7 @@ def catalog_reflect(url: str, db_schema: str | None, namespace: str | None) -> N
     try:
         specs = reflect_database(url, schema=db_schema, namespace=namespace)
         specs = specs[0] if isinstance(specs, tuple) else specs
-        with _open_catalog() as store:
+        with open_catalog() as store:
             store.register_many(specs)
     except CatalogError as err:
         click.echo(str(err), err=True)
@@ -180,7 +158,7 @@ def catalog_reflect(url: str, db_schema: str | None, namespace: str | None) -> N
 @click.option("--search", default=None, help="Match names, descriptions and column names.")
 def catalog_list(namespace: str | None, search: str | None) -> None:
     """List registered tables."""
-    with _open_catalog() as store:
+    with open_catalog() as store:
         for spec in store.list_tables(namespace=namespace, search=search):
             envs = sorted({f"{e}/{v}" for e, envs in spec.bindings.items() for v in envs})
             click.echo(f"{spec.name:<36} {len(spec.columns):>3} cols  {' '.join(envs)}")
@@ -190,7 +168,7 @@ def catalog_list(namespace: str | None, search: str | None) -> None:
 @click.argument("name")
 def catalog_show(name: str) -> None:
     """Show one table's definition as JSON."""
-    with _open_catalog() as store:
+    with open_catalog() as store:
         spec = store.get_table(name)
         if spec is None:
             from generators.expressions import suggest
@@ -221,7 +199,7 @@ def validate(task_file: str, fmt: str, deep: bool, engine: str | None, mode: str
     task, problems = load_task_file(task_file)
     items = list(problems)
     if task is not None:
-        with _open_catalog() as store:
+        with open_catalog() as store:
             if mode == "streaming" and (engine or task.engine) != "flink":
                 raise click.UsageError("--mode streaming is for flink: add --engine flink")
             compiled = Compiler(store).compile(task, engine=engine, env=env, logical_date=_parse_date(logical_date),
@@ -254,8 +232,8 @@ def compile_command(task_file: str, engine: str | None, env: str, logical_date: 
     """Print the complete SQL script for a task on stdout."""
     from generators.compile import Compiler
 
-    task = _load_task(task_file)
-    with _open_catalog() as store:
+    task = load_task_or_exit(task_file)
+    with open_catalog() as store:
         compiled = Compiler(store).compile(task, engine=engine, env=env, logical_date=_parse_date(logical_date),
                                            optimize=not no_optimize)
     _print_diagnostics(compiled.diagnostics)
@@ -282,12 +260,12 @@ def run(task_file: str, engine: str | None, mode: str, env: str, logical_date: s
     from app import runs
     from generators.compile import Compiler
 
-    task = _load_task(task_file)
+    task = load_task_or_exit(task_file)
     day = _parse_date(logical_date)
     if mode == "streaming" and (engine or task.engine) != "flink":
         raise click.UsageError("--mode streaming runs on flink: add --engine flink")
     emit = lambda line: click.echo(line, err=True)  # noqa: E731 - progress goes to stderr
-    with _open_catalog() as store:
+    with open_catalog() as store:
         compiler = Compiler(store)
         if dry_run:
             result = runs.preview(compiler, task, env=env, logical_date=day, limit=preview_rows or 20, emit=emit,
@@ -316,7 +294,7 @@ def stop(run_id: str, wait_seconds: float) -> None:
 
     from app.runners import flink as flink_runner
 
-    with _open_catalog() as store:
+    with open_catalog() as store:
         record = store.get_run(run_id)
         if record is None:
             matches = [r for r in store.runs(limit=1000) if r.id.startswith(run_id)]
@@ -361,7 +339,7 @@ def _close_run(store: Any, run_id: str, status: str, error: str) -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 def runs_command(task: str | None, limit: int) -> None:
     """Show the run history."""
-    with _open_catalog() as store:
+    with open_catalog() as store:
         for record in store.runs(task=task, limit=limit):
             click.echo(f"{record.id[:12]}  {record.task:<28} {record.env:<5} {record.logical_date or '-':<10} "
                        f"{record.status:<9} rows={record.rows_written if record.rows_written is not None else '-'}"
@@ -381,7 +359,7 @@ def demo(days: int) -> None:
 
     home = _home()
     info = seed_demo(home, days=days)
-    with _open_catalog() as store:
+    with open_catalog() as store:
         register_demo(store, info)
         # The demo project's lineage, so `formcast lineage` and `formcast diff` answer right away.
         report = index_tasks(Compiler(store), store, [EXAMPLES_DIR])

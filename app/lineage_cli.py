@@ -12,20 +12,11 @@ from typing import Any
 
 import click
 
+from app.cli_common import open_catalog
 from app.lineage_dot import lineage_dot
 from catalog.lineage import LineageEdge, Walk
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
-
-
-def _open_catalog() -> Any:
-    from catalog.errors import CatalogError
-    from catalog.store import Catalog
-
-    try:
-        return Catalog.open()
-    except CatalogError as err:
-        raise click.ClickException(str(err)) from None
 
 
 def _split(name: str) -> tuple[str, str | None]:
@@ -56,7 +47,7 @@ def lineage_command(name: str | None, direction: str | None, depth: int | None, 
 
     A bare task name shows that task's stored lineage; no NAME lists the indexed tasks.
     """
-    with _open_catalog() as store:
+    with open_catalog() as store:
         if index_paths:
             _index(store, index_paths, env, quiet=fmt != "text" and name is not None)
         if name is None:
@@ -184,7 +175,7 @@ def diff_command(task_file: str, fmt: str, acknowledge: bool, save: bool, env: s
     if task is None:
         click.echo(f"{task_file}: the task config is invalid\n{format_diagnostics(problems)}", err=True)
         sys.exit(EXIT_BLOCKED)
-    with _open_catalog() as store:
+    with open_catalog() as store:
         compiled = Compiler(store).compile(task, env=env)
         if not compiled.ok:
             click.echo(f"{task_file}: does not compile\n{format_diagnostics(compiled.errors)}", err=True)

@@ -18,34 +18,12 @@ from typing import Any
 
 import click
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-
-
-def _open_catalog() -> Any:
-    from catalog.errors import CatalogError
-    from catalog.store import Catalog
-
-    try:
-        return Catalog.open()
-    except CatalogError as err:
-        raise click.ClickException(str(err)) from None
+from app.cli_common import EXIT_INVALID, load_task_or_exit, open_catalog
 
 
 def _fail(message: str, code: int = EXIT_INVALID) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
-
-
-def _load_task(path: str) -> Any:
-    from generators.diagnostics import format_diagnostics
-    from generators.loading import load_task_file
-
-    task, problems = load_task_file(path)
-    if task is None:
-        click.echo(f"{path}: the task config is invalid", err=True)
-        click.echo(format_diagnostics(problems), err=True)
-        sys.exit(EXIT_INVALID)
-    return task
 
 
 def _default_author() -> str:
@@ -64,7 +42,7 @@ def _propose(store: Any, task_file: str, envs: tuple[str, ...]) -> Any:
     from generators.compile import Compiler
     from generators.diagnostics import format_diagnostics
 
-    task = _load_task(task_file)
+    task = load_task_or_exit(task_file)
     proposal = versions.propose(Compiler(store), task, envs or versions.ENVS)
     if not proposal.ok:
         click.echo(format_diagnostics(proposal.diagnostics), err=True)
@@ -88,7 +66,7 @@ def review(task_file: str, envs: tuple[str, ...], preview_rows: int) -> None:
     """Show the SQL diff, per environment, between the deployed version and TASK.json."""
     from app import versions
 
-    with _open_catalog() as store:
+    with open_catalog() as store:
         proposal = _propose(store, task_file, envs)
         result = versions.review(store, proposal)
         if preview_rows:
@@ -128,7 +106,7 @@ def deploy(task_file: str, author: str | None, depends_on: tuple[str, ...], pool
     from app import versions
 
     author = author or _default_author()
-    with _open_catalog() as store:
+    with open_catalog() as store:
         proposal = _propose(store, task_file, envs)
         options = versions.TaskOptions(tuple(depends_on), pool, retries, retry_delay, timeout)
         try:
@@ -151,7 +129,7 @@ def approve(task: str, number: int, by: str) -> None:
     """Approve a pending P0/P1 version and deploy it."""
     from app import versions
 
-    with _open_catalog() as store:
+    with open_catalog() as store:
         try:
             version = versions.approve(store, task, number, by)
         except versions.VersionError as err:
@@ -167,7 +145,7 @@ def rollback(task: str, to: int, author: str | None) -> None:
     """Deploy an earlier version's content again, as a new version."""
     from app import versions
 
-    with _open_catalog() as store:
+    with open_catalog() as store:
         try:
             version = versions.rollback(store, task, to, author or _default_author())
         except versions.VersionError as err:
@@ -206,7 +184,7 @@ def backfill(task: str, start: str, end: str, mode: str, dry_run: bool, max_inst
     first, last = _date(start, "--from"), _date(end, "--to")
     if last < first:
         raise click.BadParameter(f"{end} is before --from {start}", param_hint="--to")
-    with _open_catalog() as store:
+    with open_catalog() as store:
         state, t = _deployed_def(store, task)
         the_plan = bf.plan(state, t, first, last, mode)
         if the_plan.size > max_instances:
@@ -243,7 +221,7 @@ def instances(task: str | None, day: str | None, limit: int, as_json: bool) -> N
 
     if day is not None:
         _date(day, "--date")
-    with _open_catalog() as store:
+    with open_catalog() as store:
         found = SqlState(engine_of(store)).list(task=task, key=day, limit=limit)
     if as_json:
         click.echo(json.dumps([asdict(i) for i in found], indent=2))
@@ -336,7 +314,7 @@ def scheduler(once: bool, until_idle: bool, tick: float, executor_spec: str, env
     config.tier_deadlines = _tiers(tiers)
     start = _parse_now(now_text)
     offset = 0.0 if start is None else start - time.time()
-    store = _open_catalog()
+    store = open_catalog()
     try:
         try:
             executor = build_executor(executor_spec, store, env)
@@ -373,7 +351,7 @@ def export_airflow(out_dir: str, env: str) -> None:
     """Write one Airflow DAG file per deployed task (schedule, upstream sensors, retries, priority, SLA)."""
     from app.scheduler.airflow import write_dags
 
-    with _open_catalog() as store:
+    with open_catalog() as store:
         written = write_dags(store, Path(out_dir), env=env)
     click.echo(f"wrote {len(written)} DAG file(s) to {out_dir}")
 
