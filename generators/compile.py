@@ -322,7 +322,9 @@ class Compiler:
         full = OPTIMIZER_RULES if not ctx.planned else TEMPLATE_RULES  # nothing planned: a sql task
         rules = full if optimize else (optimizer.qualify, optimizer.annotate_types)
         kwargs: dict[str, Any] = {}
-        if any(isinstance(node, WindowTVF) for node in query.walk()):
+        # Templated kinds say whether they emit a window TVF; hand-written SQL has to be searched.
+        has_tvf = ctx.window_tvf if ctx.planned else query.find(WindowTVF) is not None
+        if has_tvf:
             # sqlglot cannot derive a window TVF's output columns (window_start, ...): qualify tables and
             # quote identifiers only; Flink's planner prunes and pushes down inside the window itself.
             rules = (optimizer.qualify, optimizer.simplify)

@@ -55,6 +55,7 @@ class PlanContext:
     variables: dict[str, Any]
     diagnostics: Diagnostics
     mode: str = "batch"
+    window_tvf: bool = False  # a planned step reads through a Flink window TVF
     wanted: set[str] | None = None  # lower-case columns the reader of the relation being planned needs
     used: set[str] = field(default_factory=set)  # lower-case input columns named by the step being planned
     watermark_delays: dict[str, int] = field(default_factory=dict)  # table → seconds, set by window tasks

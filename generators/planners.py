@@ -271,6 +271,7 @@ def plan_window_aggregate(body: WindowAggregateTask | WindowAggregateStep, sourc
         delay = duration_seconds(base) + (duration_seconds(body.allowed_lateness) if body.allowed_lateness else 0)
         ctx.watermark_delays[table.name] = delay
     grouped = plan_aggregate(body, source, path, ctx)  # dimensions, metrics, filter, having
+    ctx.window_tvf = ctx.window_tvf or ctx.engine == "flink"
     dims = grouped.template_context["dimensions"]
     plain_dims = all(isinstance(parse_expression(d["sql"], ctx.dialect), exp.Column) for d in dims)
     if window.type == "session" and ctx.engine == "flink" and not plain_dims:
