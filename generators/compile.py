@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -29,8 +28,10 @@ from generators.checks import check_query_structure
 from generators.context import CatalogReader, Columns, PlanContext, Relation, family_of
 from generators.diagnostics import Diagnostic, Diagnostics, join_path
 from generators.dialects.flink import WindowTVF  # importing it registers the "flink" dialect
-from generators.physical import ADAPTERS, PROCTIME_COLUMN, PhysicalTable, ProdLocations, check_binding
+from generators.physical import ADAPTERS, PhysicalTable, ProdLocations, check_binding
 from generators.planners import PLANNERS, plan_sync
+from generators.rewrites import apply_lookups, inline_projections, is_identity, physical_names, upsert_query
+from generators.statements import split_statements
 from generators.streaming import check_sink_accepts_updates, check_streaming
 from generators.tasks import ChainedTask, SqlTask, SyncTask, Task
 from generators.tasks.kinds import duration_seconds
@@ -157,7 +158,7 @@ class Compiler:
             return result
 
         if ctx.lookup_tables:
-            optimized = _apply_lookups(optimized, set(ctx.lookup_tables), ctx.proctime_tables)
+            optimized = apply_lookups(optimized, set(ctx.lookup_tables), ctx.proctime_tables)
         sources, target = self._physical(task, ctx, target_spec, env, sink_location)
         if mode == "streaming":
             check_streaming(task, query, sources, ctx)
@@ -167,7 +168,7 @@ class Compiler:
             return result
         result.logical_ast = optimized
         result.output_columns = [(s.alias_or_name, _type_name(s)) for s in optimized.selects]
-        with _physical_names(optimized, {s.logical: s.name for s in sources}) as physical_query:
+        with physical_names(optimized, {s.logical: s.name for s in sources}) as physical_query:
             result.query = physical_query.sql(dialect=engine, pretty=True)
         result.sources, result.target, result.static_partition = sources, target, static
         result.optimized = optimize and not any(d.rule == "optimizer-fallback" for d in diagnostics.items)
@@ -428,9 +429,9 @@ class Compiler:
                                 "add them to the table in the catalog, or drop them from the task")
         if len(ctx.diagnostics.errors) > errors_before:
             return None
-        if _is_identity(projections, output):
+        if is_identity(projections, output):
             return query
-        inlined = _inline_projections(query, projections)
+        inlined = inline_projections(query, projections)
         if inlined is not None:
             if optimize and (inlined.args.get("with_") or inlined.find(exp.Subquery)):
                 # Columns the target does not keep may now be unused below: prune them again.
@@ -448,7 +449,7 @@ class Compiler:
         current = ctx.table_relation(target.name, "target.table")
         if current is None:
             return None
-        return _upsert_query(query, target)
+        return upsert_query(query, target)
 
     def _physical(
         self, task: Task, ctx: PlanContext, target_spec: TableSpec | None, env: str, sink_location: str | None
@@ -552,27 +553,6 @@ def _schema(tables: dict[str, TableSpec], dialect: str) -> dict[str, Any]:
     return schema
 
 
-def _apply_lookups(query: exp.Query, lookups: set[str], probes: set[str]) -> exp.Query:
-    """Turn joins to lookup tables into `FOR SYSTEM_TIME AS OF <probe>.__fc_proctime` temporal joins.
-
-    Added after optimizing: sqlglot's qualifier does not resolve columns inside FOR SYSTEM_TIME.
-    """
-    def logical(table: exp.Table) -> str:
-        return f"{table.db}.{table.name}".lower()
-
-    for select in query.find_all(exp.Select):
-        source = select.args.get("from_")
-        probe = source.this if source is not None else None
-        if not isinstance(probe, exp.Table) or logical(probe) not in probes:
-            continue
-        for join in select.args.get("joins") or []:
-            table = join.this
-            if isinstance(table, exp.Table) and logical(table) in lookups:
-                at = exp.column(PROCTIME_COLUMN, table=probe.alias_or_name, quoted=True)
-                table.set("version", exp.Version(this="TIMESTAMP", kind="AS OF", expression=at))
-    return query
-
-
 _SIMPLE_TYPE_NAMES: dict[exp.DataType.Type, str | None] = {}
 
 
@@ -628,108 +608,5 @@ def _castable(produced: TypeFamily, target: TypeFamily) -> bool:
     }
 
 
-def _inline_projections(query: exp.Query, projections: list[exp.Expr]) -> exp.Query | None:
-    """Apply the target alignment to a plain SELECT's own projections, saving a second optimizer pass.
-
-    Projections refer to the result as `__fc_out`.`name`; each such column is replaced by the SELECT's
-    expression for `name`. Not done for DISTINCT, set operations or ORDER BY (whose aliases may change).
-    """
-    if not isinstance(query, exp.Select) or query.args.get("distinct") or query.args.get("order"):
-        return None
-    by_name = {}
-    for select in query.selects:
-        by_name[select.alias_or_name.lower()] = select.this if isinstance(select, exp.Alias) else select
-
-    def swap(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Column) and node.table == "__fc_out":
-            return by_name[node.name.lower()].copy()
-        return node
-
-    query.set("expressions", [projection.transform(swap) for projection in projections])
-    return query
-
-
-def _is_identity(projections: list[exp.Expr], output: Columns) -> bool:
-    """True when the aligned projection would select the result's columns unchanged, in order."""
-    if len(projections) != len(output):
-        return False
-    for projection, name in zip(projections, output, strict=True):
-        inner = projection.this if isinstance(projection, exp.Alias) else projection
-        if (not isinstance(inner, exp.Column) or inner.name.lower() != name.lower()
-                or projection.alias_or_name.lower() != name.lower()):
-            return False
-    return True
-
-
 def _target_data_columns(target: TableSpec, task: SyncTask) -> Columns:
     return {c.name: c.type for c in target.columns}
-
-
-def _upsert_query(new_rows: exp.Query, target: TableSpec) -> exp.Query:
-    """Upsert by rewrite: the new rows, plus the current rows whose key the new rows do not have.
-
-    Built as an AST over the already optimized query (no second optimizer pass):
-    WITH __fc_new AS (<new rows>) SELECT cols FROM __fc_new
-    UNION ALL SELECT cur.cols FROM <target> AS cur LEFT JOIN __fc_new AS m ON keys WHERE m.key IS NULL
-    """
-    columns = [s.alias_or_name for s in new_rows.selects]
-
-    def col(name: str, table: str) -> exp.Column:
-        return exp.column(name, table=table, quoted=True)
-
-    fresh = exp.select(*[col(c, "__fc_new") for c in columns]).from_(exp.to_table("`__fc_new`", dialect="spark"))
-    current = exp.table_(target.short_name, db=target.namespace, quoted=True, alias="__fc_current")
-    current.args["alias"].this.set("quoted", True)
-    on = exp.and_(*[exp.EQ(this=col(k, "__fc_current"), expression=col(k, "__fc_match")) for k in target.primary_key])
-    kept = (
-        exp.select(*[exp.alias_(col(c, "__fc_current"), c, quoted=True) for c in columns])
-        .from_(current)
-        .join(exp.to_table("`__fc_new`", dialect="spark").as_("__fc_match", quoted=True), on=on, join_type="left")
-        .where(exp.and_(*[exp.Is(this=col(k, "__fc_match"), expression=exp.null()) for k in target.primary_key]))
-    )
-    union = exp.union(fresh, kept, distinct=False)
-    return union.with_(exp.to_identifier("__fc_new", quoted=True), as_=new_rows)
-
-
-@contextmanager
-def _physical_names(query: exp.Query, mapping: dict[str, str]) -> Iterator[exp.Query]:
-    """Show the query with physical table names, then restore the logical ones (no copy of the tree)."""
-    lowered = {k.lower(): v for k, v in mapping.items()}
-    swapped: list[tuple[exp.Table, dict[str, Any]]] = []
-    for table in list(query.find_all(exp.Table)):
-        physical = lowered.get(f"{table.db}.{table.name}".lower()) if table.db else None
-        if physical is None:
-            continue
-        parts = physical.split(".")
-        swapped.append((table, {k: table.args.get(k) for k in ("this", "db", "catalog")}))
-        table.set("this", exp.to_identifier(parts[-1], quoted=True))
-        table.set("db", exp.to_identifier(parts[-2], quoted=True) if len(parts) > 1 else None)
-        table.set("catalog", exp.to_identifier(parts[-3], quoted=True) if len(parts) > 2 else None)
-    try:
-        yield query
-    finally:
-        for table, args in swapped:
-            for key, value in args.items():
-                table.set(key, value)
-
-
-def split_statements(script: str, dialect: str = "spark") -> list[str]:
-    """Split a script into statements with the engine's own tokenizer (';' inside a string literal or
-    a quoted name is not a boundary). Each statement runs from its first token to its last, so comments
-    between statements are dropped and comments inside one are kept."""
-    from sqlglot.dialects.dialect import Dialect
-    from sqlglot.tokens import TokenType
-
-    statements: list[str] = []
-    first = last = None
-    for token in Dialect.get_or_raise(dialect).tokenize(script):
-        if token.token_type == TokenType.SEMICOLON:
-            if first is not None and last is not None:
-                statements.append(script[first.start:last.end + 1])
-            first = last = None
-            continue
-        first = first or token
-        last = token
-    if first is not None and last is not None:
-        statements.append(script[first.start:last.end + 1])
-    return statements
