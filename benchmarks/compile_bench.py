@@ -135,10 +135,21 @@ def _source_table(rng: random.Random, index: int) -> dict[str, Any]:
 
 def _bindings(ns: str, name: str, fmt: str = "parquet") -> dict[str, Any]:
     options = {"options": {"header": "true"}} if fmt == "csv" else {}
-    return {"spark": {
-        "dev": {"kind": "file", "path": f"/bench/dev/{ns}/{name}", "format": fmt, **options},
-        "prod": {"kind": "file", "path": f"/bench/prod/{ns}/{name}", "format": fmt, **options},
-    }}
+    return {
+        "spark": {
+            "dev": {"kind": "file", "path": f"/bench/dev/{ns}/{name}", "format": fmt, **options},
+            "prod": {"kind": "file", "path": f"/bench/prod/{ns}/{name}", "format": fmt, **options},
+        },
+        "flink": {
+            "dev": {"kind": "file", "path": f"/bench/dev/csv/{ns}/{name}", "format": "csv"},
+            "prod": {"kind": "file", "path": f"/bench/prod/csv/{ns}/{name}", "format": "csv"},
+        },
+    }
+
+
+# The engine the configs compile for (--engine); Flink upserts need a keyed sink (JDBC, upsert-kafka),
+# so on Flink the generated file-target upserts compile as overwrites.
+ENGINE = "spark"
 
 
 # --- task generation ---------------------------------------------------------------------------
@@ -635,6 +646,8 @@ def compile_config(compiler: Compiler, config: dict[str, Any]) -> Sample:
     """One compile as a user sees it: validate the config, then compile it."""
     c0 = time.process_time()
     t0 = time.perf_counter()
+    if ENGINE == "flink" and config.get("target", {}).get("write_mode") == "upsert":
+        config = {**config, "target": {**config["target"], "write_mode": "overwrite"}}
     task, problems = parse_task(config)
     t1 = time.perf_counter()
     if task is None:
@@ -642,7 +655,7 @@ def compile_config(compiler: Compiler, config: dict[str, Any]) -> Sample:
         diagnostics = [str(p) for p in problems]
         return Sample(config["name"], config["kind"], (t1 - t0) * 1e3, cpu, (t1 - t0) * 1e3, False, diagnostics)
     try:
-        result = compiler.compile(task, env="dev", logical_date=LOGICAL_DATE)
+        result = compiler.compile(task, engine=ENGINE, env="dev", logical_date=LOGICAL_DATE)
     except Exception as err:  # a compiler bug: report it with the config's name, keep measuring the rest
         t2 = time.perf_counter()
         cpu = (time.process_time() - c0) * 1e3
@@ -740,7 +753,8 @@ def run_benchmark(
     log(f"generated {len(specs):,} tables and {len(configs):,} configs in {build_s:.1f} s")
     figures: dict[str, Any] = {
         "setup": {"catalog": catalog_kind, "tables": len(specs), "tasks": len(configs), "seed": seed,
-                  "python": platform.python_version(), "cpus": _cpus(), "generate_s": round(build_s, 2)},
+                  "python": platform.python_version(), "cpus": _cpus(), "generate_s": round(build_s, 2),
+                  "engine": ENGINE},
     }
     counter: QueryCounter | None = None
     store = None
@@ -850,7 +864,7 @@ def _max_rss_bytes() -> int:
 
 def report(figures: dict[str, Any]) -> Iterator[str]:
     setup = figures["setup"]
-    yield "Formcast compile benchmark (parse_task + Compiler.compile, env dev, spark)"
+    yield f"Formcast compile benchmark (parse_task + Compiler.compile, env dev, {setup.get('engine', 'spark')})"
     sqlite = ""
     if "sqlite_register_many_s" in setup:
         sqlite = (f"; sqlite register_many {setup['sqlite_register_many_s']} s, "
@@ -922,6 +936,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", type=int, default=10_000, help="catalog tables (default 10,000)")
     parser.add_argument("--tasks", type=int, default=1_000, help="task configs (default 1,000)")
     parser.add_argument("--catalog", choices=("memory", "sqlite"), default="memory")
+    parser.add_argument("--engine", choices=("spark", "flink"), default="spark", help="compile for this engine")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON document")
     parser.add_argument("--profile", action="store_true", help="cProfile one more warm pass (top 15)")
@@ -937,6 +952,8 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
 
+    global ENGINE
+    ENGINE = args.engine
     options = {"n_tables": args.tables, "n_tasks": args.tasks, "catalog_kind": args.catalog, "seed": args.seed,
                "profile": args.profile, "workdir": args.workdir, "trace_memory": not args.no_tracemalloc,
                "trace_sample": args.tracemalloc_sample,
