@@ -32,6 +32,7 @@ TVF: columns from it are then left as written (unqualified unless written ``alia
 from __future__ import annotations
 
 import typing as t
+from functools import lru_cache
 
 from sqlglot import exp, generator, parser, transforms
 from sqlglot.dialects.dialect import rename_func, unit_to_var
@@ -805,6 +806,7 @@ class Flink(Spark):
     Generator = FlinkGenerator
 
 
+@lru_cache(maxsize=4096)
 def flink_type(type_sql: str) -> str:
     """Converts a catalog column type in Spark SQL spelling into Flink DDL spelling.
 
