@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -80,7 +81,7 @@ def _target_column_order(spec: TableSpec) -> list[dict[str, str]]:
     return [{"name": c.name, "type": c.type} for c in [*data, *parts] if c is not None]
 
 
-class EngineAdapter:
+class EngineAdapter(ABC):
     engine: ClassVar[str]
     source_kinds: ClassVar[tuple[str, ...]]
     target_kinds: ClassVar[tuple[str, ...]]
@@ -94,12 +95,14 @@ class EngineAdapter:
         """Column types the sink stores differently from the catalog (lower-case name → type)."""
         return {}
 
+    @abstractmethod
     def source(self, spec: TableSpec, binding: Binding, watermark_seconds: int | None = None,
                proctime: bool = False) -> PhysicalTable:
-        raise NotImplementedError
+        """How a source binding is read: its physical name and the DDL context for `sources.sql.j2`."""
 
+    @abstractmethod
     def target(self, spec: TableSpec, binding: Binding, location: str | None) -> PhysicalTable:
-        raise NotImplementedError
+        """How a target binding is written; `location` overrides a file target's path (staging)."""
 
 
 class SparkAdapter(EngineAdapter):
