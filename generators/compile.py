@@ -172,7 +172,7 @@ class Compiler:
             result.query = physical_query.sql(dialect=engine, pretty=True)
         result.sources, result.target, result.static_partition = sources, target, static
         result.optimized = optimize and not any(d.rule == "optimizer-fallback" for d in diagnostics.items)
-        result.script, result.setup = self._script(result, task, ctx, target_spec)
+        result.script, result.setup = self._script(result, task, ctx, target_spec, in_place=sink_location is None)
         return result
 
     # --- stages --------------------------------------------------------------------------------
@@ -481,8 +481,8 @@ class Compiler:
                 return sources, None
         return sources, adapter.target(target_spec, binding, sink_location)
 
-    def _script(self, result: CompiledTask, task: Task, ctx: PlanContext, target: TableSpec | None
-                ) -> tuple[str, str]:
+    def _script(self, result: CompiledTask, task: Task, ctx: PlanContext, target: TableSpec | None,
+                in_place: bool = True) -> tuple[str, str]:
         assert result.target is not None and target is not None
         mode = task.target.write_mode
         dynamic = [p for p in target.partition_by if p.lower() not in {k.lower() for k in result.static_partition}]
@@ -505,8 +505,13 @@ class Compiler:
             "mode": result.mode,
             "sources": [s.ddl for s in result.sources if s.ddl.get("kind") != "table"],
             "target": result.target.ddl, "overwrite": overwrite, "partition": partition,
-            "query": result.query,
+            "query": result.query, "upsert_table": None,
         }
+        if ctx.engine == "spark" and mode == "upsert" and in_place and result.target.ddl.get("kind") == "file":
+            # An upsert reads the table it rewrites; Spark refuses to overwrite files it is reading, so a
+            # script run as is goes through a managed scratch table. (`formcast run` writes to a staging
+            # folder instead and needs no scratch copy.)
+            context["upsert_table"] = f"fc_upsert__{target.namespace}__{target.short_name}"
         script = render_template(ctx.engine, "script", **context) + "\n"
         return script, render_template(ctx.engine, "sources", **context)
 

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS `mart`.`user_dim` (
 USING parquet
 LOCATION '/data/dev/mart/user_dim';
 
-INSERT OVERWRITE TABLE `mart`.`user_dim`
+DROP TABLE IF EXISTS `fc_upsert__mart__user_dim`;
+CREATE TABLE `fc_upsert__mart__user_dim` USING parquet AS
 WITH `__fc_new` AS (
   SELECT
     `users`.`user_id` AS `user_id`,
@@ -58,3 +59,7 @@ LEFT JOIN `__fc_new` AS `__fc_match`
   ON `__fc_current`.`user_id` = `__fc_match`.`user_id`
 WHERE
   `__fc_match`.`user_id` IS NULL;
+
+INSERT OVERWRITE TABLE `mart`.`user_dim`
+SELECT * FROM `fc_upsert__mart__user_dim`;
+DROP TABLE `fc_upsert__mart__user_dim`;
