@@ -87,35 +87,23 @@ def run(compiler: Compiler, task: Task, store: Any, *, env: str = "dev", logical
         return _run_flink(compiler, task, store, plain, result, preview_rows, emit)
     run_id = store.start_run(task.name, config_hash(task), plain.engine, env, plain.logical_date, task.target.table)
     result.run_id = run_id
-    binding = plain.target.binding
-    stage_dir: str | None = None
-    compiled = plain
-    if isinstance(binding, FileBinding):
-        target_path = plain.target.ddl["location"]
-        if staging.is_local(target_path):
-            stage_dir = staging.staging_path(target_path, run_id[:12])
-            compiled = compiler.compile(task, engine=plain.engine, env=env, logical_date=logical_date,
-                                        sink_location=stage_dir)
-            if task.target.write_mode == "upsert":
-                _ensure_folder(target_path)
+    compiled, stage_dir = _staged(compiler, task, plain, run_id, env, logical_date)
+    if stage_dir is not None and task.target.write_mode == "upsert":
+        _ensure_folder(plain.target.ddl["location"])  # the rewrite reads the current rows, even when none
+    statements = compiled.statements()
     started = time.perf_counter()
     _log(result, emit, f"run {run_id}: {task.name} on spark ({spark_runner.master_url()}), env {env}, "
                        f"logical date {compiled.logical_date}")
     try:
         if plain.target.ddl.get("kind") == "file":
             spark_runner.drop_session_table(plain.target.ddl["table"])
-        statements = compiled.statements()
         with spark_runner.ProgressReporter(lambda line: _log(result, emit, line)):
             for statement in statements:
                 spark_runner.execute(statement).collect()
         if stage_dir is not None:
             fmt = plain.target.ddl["format"]
             result.rows_written = spark_runner.count_rows(stage_dir, fmt, dict(plain.target.ddl["table_options"]))
-            staging.commit(stage_dir, plain.target.ddl["location"], task.target.write_mode,
-                           bool(compiled.target_spec and compiled.target_spec.partition_by))
-        result.status = "succeeded"
-        _log(result, emit, f"wrote {result.rows_written if result.rows_written is not None else '?'} row(s) "
-                           f"to {task.target.table}")
+        _publish(result, plain, stage_dir, emit)
         if preview_rows:
             result.preview, result.columns = _read_back(plain, preview_rows)
     except spark_runner.EngineError as err:
@@ -130,7 +118,7 @@ def run(compiler: Compiler, task: Task, store: Any, *, env: str = "dev", logical
         result.seconds = time.perf_counter() - started
         if result.status == "invalid":  # an unexpected error escaped: the run still ends, as failed
             result.status, result.error = "failed", result.error or "interrupted"
-        _finish(store, run_id, result, {"seconds": round(result.seconds, 3), "statements": len(compiled.statements())})
+        _finish(store, run_id, result, {"seconds": round(result.seconds, 3), "statements": len(statements)})
     emit_openlineage(store, run_id, plain)
     return result
 
@@ -254,15 +242,9 @@ def _run_flink(compiler: Compiler, task: Task, store: Any, plain: CompiledTask, 
         result.status = "failed"
         store.finish_run(run_id, "failed", error=result.error)
         return result
-    binding = plain.target.binding
-    stage_dir: str | None = None
-    compiled = plain
-    if isinstance(binding, FileBinding) and not unbounded:
-        target_path = plain.target.ddl["location"]
-        if staging.is_local(target_path):
-            stage_dir = staging.staging_path(target_path, run_id[:12])
-            compiled = compiler.compile(task, engine="flink", env=env, logical_date=logical_date, mode=mode,
-                                        sink_location=stage_dir)
+    # An unbounded job never finishes, so there is nothing to swap in: it writes the target directly.
+    compiled, stage_dir = (plain, None) if unbounded else _staged(compiler, task, plain, run_id, env, logical_date,
+                                                                  mode)
     started = time.perf_counter()
     _log(result, emit, f"run {run_id}: {task.name} on flink ({flink_runner.describe_target()}, {mode}), env {env}, "
                        f"logical date {logical_date}")
@@ -282,11 +264,7 @@ def _run_flink(compiler: Compiler, task: Task, store: Any, plain: CompiledTask, 
         else:
             if stage_dir is not None:
                 result.rows_written = count_data_lines(stage_dir, plain.target.ddl.get("format", ""))
-                staging.commit(stage_dir, plain.target.ddl["location"], task.target.write_mode,
-                               bool(compiled.target_spec and compiled.target_spec.partition_by))
-            result.status = "succeeded"
-            _log(result, emit, f"wrote {result.rows_written if result.rows_written is not None else '?'} row(s) "
-                               f"to {task.target.table}")
+            _publish(result, plain, stage_dir, emit)
             if preview_rows:
                 result.preview, result.columns = _read_back_flink(plain, preview_rows)
         if result.status != "succeeded":
@@ -310,6 +288,32 @@ def _run_flink(compiler: Compiler, task: Task, store: Any, plain: CompiledTask, 
                                         "job_state": result.job_state})
     emit_openlineage(store, run_id, plain)
     return result
+
+
+def _staged(compiler: Compiler, task: Task, plain: CompiledTask, run_id: str, env: str, logical_date: date | None,
+            mode: str = "batch") -> tuple[CompiledTask, str | None]:
+    """The task compiled to write a local file target into a staging folder beside it (None: write directly)."""
+    if not isinstance(plain.target.binding if plain.target else None, FileBinding):
+        return plain, None
+    target_path = plain.target.ddl["location"]  # type: ignore[union-attr]
+    if not staging.is_local(target_path):
+        return plain, None
+    stage_dir = staging.staging_path(target_path, run_id[:12])
+    compiled = compiler.compile(task, engine=plain.engine, env=env, logical_date=logical_date, mode=mode,
+                                sink_location=stage_dir)
+    return compiled, stage_dir
+
+
+def _publish(result: RunResult, plain: CompiledTask, stage_dir: str | None, emit: Callable[[str], None] | None
+             ) -> None:
+    """Swap the staged output in (atomically, per the write mode) and mark the run succeeded."""
+    task = plain.task
+    if stage_dir is not None:
+        partitioned = bool(plain.target_spec and plain.target_spec.partition_by)
+        staging.commit(stage_dir, plain.target.ddl["location"], task.target.write_mode, partitioned)  # type: ignore
+    result.status = "succeeded"
+    written = result.rows_written if result.rows_written is not None else "?"
+    _log(result, emit, f"wrote {written} row(s) to {task.target.table}")
 
 
 def emit_openlineage(store: Any, run_id: str, compiled: CompiledTask) -> None:

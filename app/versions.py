@@ -23,7 +23,7 @@ from sqlalchemy import Connection, and_, func, insert, select, update
 from app.scheduler.db import bump_generation, engine_of, transaction
 from catalog import scheduling as s
 from catalog.models import utcnow
-from generators.compile import Compiler, config_hash
+from generators.compile import CompiledTask, Compiler, config_hash
 from generators.diagnostics import Diagnostic
 from generators.loading import parse_task
 from generators.tasks import Task
@@ -70,6 +70,8 @@ class Proposal:
     rendered: dict[str, dict[str, str]] = field(default_factory=dict)
     reads: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # The compile whose lineage deploy stores (the task's own engine, first env): not compiled again.
+    lineage_source: CompiledTask | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -121,6 +123,8 @@ def propose(compiler: Compiler, task: Task, envs: Iterable[str] = ENVS) -> Propo
                         for d in compiled.errors]
                 continue
             proposal.rendered.setdefault(engine, {})[env] = compiled.script
+            if engine == task.engine and proposal.lineage_source is None:
+                proposal.lineage_source = compiled
             if not proposal.reads:
                 proposal.reads = sorted({src.logical.lower() for src in compiled.sources})
     return proposal
@@ -150,17 +154,30 @@ def deployed(catalog: Any, task: str) -> Version | None:
         return _deployed(conn, task)
 
 
+def _deployed_versions() -> Any:
+    """The versions the deployment pointers point at."""
+    return select(_V).join(_D, and_(_D.c.task == _V.c.task, _D.c.version == _V.c.version))
+
+
 def _deployed(conn: Connection, task: str) -> Version | None:
-    row = conn.execute(select(_V).join(_D, and_(_D.c.task == _V.c.task, _D.c.version == _V.c.version))
-                       .where(_V.c.task == task)).first()
+    row = conn.execute(_deployed_versions().where(_V.c.task == task)).first()
     return _version(row) if row else None
 
 
 def deployed_all(catalog: Any) -> list[Version]:
     with transaction(engine_of(catalog)) as conn:
-        rows = conn.execute(select(_V).join(_D, and_(_D.c.task == _V.c.task, _D.c.version == _V.c.version))
-                            .order_by(_V.c.task))
-        return [_version(r) for r in rows]
+        return [_version(r) for r in conn.execute(_deployed_versions().order_by(_V.c.task))]
+
+
+def _next_number(conn: Connection, task: str) -> int:
+    return (conn.execute(select(func.max(_V.c.version)).where(_V.c.task == task)).scalar() or 0) + 1
+
+
+def _version_row(conn: Connection, task: str, version: int) -> Any:
+    row = conn.execute(select(_V).where(_V.c.task == task, _V.c.version == version)).first()
+    if row is None:
+        raise VersionError(f"task '{task}' has no version {version}")
+    return row
 
 
 def review(catalog: Any, proposal: Proposal) -> Review:
@@ -188,7 +205,7 @@ def deploy(catalog: Any, proposal: Proposal, author: str, options: TaskOptions |
     task = proposal.task
     status = "pending" if rev.needs_approval else "approved"
     with transaction(engine_of(catalog), write=True) as conn:
-        number = (conn.execute(select(func.max(_V.c.version)).where(_V.c.task == task.name)).scalar() or 0) + 1
+        number = _next_number(conn, task.name)
         now = utcnow()
         conn.execute(insert(_V).values(
             task=task.name, version=number, config=proposal.config, config_hash=config_hash(task),
@@ -210,9 +227,8 @@ def _save_lineage(catalog: Any, proposal: Proposal) -> None:
     try:
         from generators.lineage import task_lineage
 
-        compiled = Compiler(catalog).compile(proposal.task, env=ENVS[0], logical_date=RENDER_DATE)
-        if compiled.ok and hasattr(catalog, "save_lineage"):
-            catalog.save_lineage(task_lineage(compiled))
+        if proposal.lineage_source is not None and hasattr(catalog, "save_lineage"):
+            catalog.save_lineage(task_lineage(proposal.lineage_source))
     except Exception:  # lineage is an index; deploying must not depend on it
         import logging
 
@@ -242,9 +258,7 @@ def _point(conn: Connection, task: str, version: int, by: str) -> None:
 def approve(catalog: Any, task: str, version: int, by: str) -> Version:
     """Approve a pending version and deploy it; its author cannot approve it."""
     with transaction(engine_of(catalog), write=True) as conn:
-        row = conn.execute(select(_V).where(_V.c.task == task, _V.c.version == version)).first()
-        if row is None:
-            raise VersionError(f"task '{task}' has no version {version}")
+        row = _version_row(conn, task, version)
         if row.status != "pending":
             raise VersionError(f"{task} v{version} is not waiting for approval (approved by {row.approved_by or '-'})")
         if by.strip().lower() == row.author.strip().lower():
@@ -261,12 +275,10 @@ def approve(catalog: Any, task: str, version: int, by: str) -> Version:
 def rollback(catalog: Any, task: str, to: int, author: str) -> Version:
     """Deploy version `to`'s content again as a new version (history stays immutable)."""
     with transaction(engine_of(catalog), write=True) as conn:
-        row = conn.execute(select(_V).where(_V.c.task == task, _V.c.version == to)).first()
-        if row is None:
-            raise VersionError(f"task '{task}' has no version {to}")
+        row = _version_row(conn, task, to)
         if row.status != "approved":
             raise VersionError(f"{task} v{to} was never approved: it cannot be rolled back to")
-        number = (conn.execute(select(func.max(_V.c.version)).where(_V.c.task == task)).scalar() or 0) + 1
+        number = _next_number(conn, task)
         values = {c.name: getattr(row, c.name) for c in _V.columns if c.name != "id"}
         values.update(version=number, author=author, created_at=utcnow(), approved_by=author, approved_at=utcnow(),
                       status="approved", rollback_of=to)
