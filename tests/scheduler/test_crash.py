@@ -17,12 +17,14 @@ from tests.scheduler.conftest import put_version
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS, WIDTH = 4, 5  # 20 tasks; every task reads all of the previous layer (fan-in and fan-out)
+# Each instance runs this long: long enough that one seen running is still running when the kill lands.
+RUN_SECONDS = 2.0
 
 
 def _scheduler(url: str, markers: Path, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "FORMCAST_DB_URL": url}
     return subprocess.Popen(
-        [sys.executable, "-m", "app.scheduler_cli", "scheduler", "--executor", f"touch:{markers}:1.0",
+        [sys.executable, "-m", "app.scheduler_cli", "scheduler", "--executor", f"touch:{markers}:{RUN_SECONDS}",
          "--env", "dev", "--now", "2024-06-02T01:00:30Z", "--tick", "0.1", "--lease", "5", "--pool", "default=4",
          *extra],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -38,15 +40,17 @@ def test_sigkill_mid_run_then_restart_runs_every_instance_exactly_once(tmp_path:
                 put_version(store, f"l{layer}_{i}", schedule="0 1 * * *", reads=reads, target=f"mart.l{layer}_{i}",
                             retries=0)
     first = _scheduler(url, markers)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
+    seen_mid_run = False
     with Catalog.open(url) as store:
         state = SqlState(engine_of(store))
-        while time.monotonic() < deadline:  # kill mid-run: some done, some running right now
+        while time.monotonic() < deadline and not seen_mid_run:  # kill mid-run: some done, some running now
             done = len(list(markers.glob("*.done"))) if markers.exists() else 0
-            if done >= 7 and any(i.state == "running" for i in state.list(limit=1000)):
-                break
-            time.sleep(0.02)
+            seen_mid_run = done >= 7 and any(i.state == "running" for i in state.list(limit=1000))
+            if not seen_mid_run:
+                time.sleep(0.02)
     os.kill(first.pid, signal.SIGKILL)
+    assert seen_mid_run, "the scheduler never had 7 instances done and one running within 180 s"
     first.wait(timeout=10)
     killed_at = len(list(markers.glob("*.done")))
     with Catalog.open(url) as store:
