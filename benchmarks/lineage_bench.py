@@ -28,7 +28,7 @@ import sqlglot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.demo import CATALOG_FILE, load_demo_tables
+from app.demo.seed import CATALOG_FILE, load_demo_tables
 from catalog.memory import MemoryCatalog
 from generators.compile import Compiler
 from generators.lineage import task_lineage

@@ -19,8 +19,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from catalog.base import COLUMN_NAME_LEN, NAME_LEN, utcnow
 from catalog.errors import CatalogError
-from catalog.models import COLUMN_NAME_LEN, NAME_LEN, LineageEdgeRow, LineageTaskRow, utcnow
+from catalog.models import LineageEdgeRow, LineageTaskRow
 
 VALUE_KINDS = ("copied", "transformed", "aggregated")
 ROW_KINDS = ("filtered_by", "joined_on")

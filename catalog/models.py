@@ -6,68 +6,23 @@ snapshot), so a change here needs a new file in `catalog/migrations/versions/`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects import mysql
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-# Lengths are bounded for MariaDB (VARCHAR needs one; unique indexes are limited to 3072 bytes).
-NAME_LEN = 255
-COLUMN_NAME_LEN = 128
-ENGINE_LEN = 16
-ENV_LEN = 32
-RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
-
-# Explicit constraint names keep Alembic migrations identical across dialects.
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-# MariaDB's DATETIME drops microseconds unless asked; run ordering needs them.
-_DATETIME = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Stored as naive UTC (portable: SQLite and MariaDB have no time zones), returned aware UTC."""
-
-    impl = _DATETIME
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, datetime: UtcDateTime}
+from catalog.base import COLUMN_NAME_LEN, ENGINE_LEN, ENV_LEN, NAME_LEN, Base, UtcDateTime, utcnow
 
 
 class TableRow(Base):
@@ -196,6 +151,3 @@ class LineageEdgeRow(Base):
     source_column: Mapped[str] = mapped_column(String(COLUMN_NAME_LEN))
     kind: Mapped[str] = mapped_column(String(16))
 
-
-# Versions and scheduler state live in the same database: their tables join the same metadata.
-from catalog import scheduling  # noqa: E402, F401

@@ -1,7 +1,7 @@
 """Tables of versions and scheduler state (created by migration 0004_scheduler).
 
-They are declared on the catalog's `Base.metadata` (and imported by `catalog.models`) so that the
-migrated schema and the models are compared as one; the scheduler in `app/scheduler` uses them.
+They are declared on the catalog's `Base.metadata` (`catalog.base`), so that `catalog.schema` holds
+the migrated schema and the models as one; the scheduler in `app/scheduler` uses them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from catalog.models import NAME_LEN, Base, UtcDateTime
+from catalog.base import NAME_LEN, Base, UtcDateTime
 
 INSTANCE_STATES = ("waiting", "ready", "retrying", "running", "succeeded", "failed")
 TERMINAL_STATES = ("succeeded", "failed")

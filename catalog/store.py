@@ -41,18 +41,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from catalog import lineage as _lineage
+from catalog.base import COLUMN_NAME_LEN, NAME_LEN, RUN_STATUSES, utcnow
 from catalog.errors import CatalogError, Problem, problems_from_validation
 from catalog.lineage import LineageEdge, LineageGraph, TaskLineage, Walk
-from catalog.models import (
-    COLUMN_NAME_LEN,
-    NAME_LEN,
-    RUN_STATUSES,
-    BindingRow,
-    ColumnRow,
-    RunRow,
-    TableRow,
-    utcnow,
-)
+from catalog.models import BindingRow, ColumnRow, RunRow, TableRow
 from catalog.spec import TableSpec
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
@@ -444,6 +436,11 @@ class Catalog:
     @property
     def dialect(self) -> str:
         return self._engine.dialect.name
+
+    @property
+    def engine(self) -> Engine:
+        """The database engine: versions, scheduler state and audit share the catalog's database."""
+        return self._engine
 
     def __repr__(self) -> str:
         return f"Catalog({self.url!r})"

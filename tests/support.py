@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from app import runs
+from app.workflow import runs
 from catalog.spec import TableSpec
 from catalog.store import Catalog
 from generators.compile import Compiler

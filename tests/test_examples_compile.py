@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from app.demo import CATALOG_FILE, SIZES, load_demo_tables, register_demo, seed_demo
+from app.demo.seed import CATALOG_FILE, SIZES, load_demo_tables, register_demo, seed_demo
 from catalog.memory import MemoryCatalog
 from catalog.spec import FileBinding, TableSpec
 from generators.compile import Compiler

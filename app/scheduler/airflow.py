@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from app import versions
 from app.scheduler.core import default_resolver
-from app.scheduler.db import engine_of
 from app.scheduler.deps import same_cadence
 from app.scheduler.sql_state import SqlState
+from app.workflow import versions
+from catalog.db import engine_of
 
 PRIORITY_WEIGHTS = {0: 1000, 1: 100, 2: 10, 3: 1}
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from app.scheduler import cron
 from app.scheduler.core import Scheduler
 from app.scheduler.model import FAILED, SUCCEEDED, TaskDef
 from app.scheduler.sql_state import SqlState
+from generators.tasks import cron
 
 MODES = ("missing", "failed", "all")
 

@@ -17,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
-from app.scheduler import cron
 from app.scheduler.deps import CombinedResolver, DependencyResolver, TableResolver, same_cadence
 from app.scheduler.model import (
     FAILED,
@@ -38,6 +37,7 @@ from app.scheduler.model import (
 from app.scheduler.queue import ReadyQueue
 from app.scheduler.sla import AlertSink, p90
 from app.scheduler.state import StateStore
+from generators.tasks import cron
 
 log = logging.getLogger("formcast.scheduler")
 HISTORY_WINDOW = 7 * 86400.0  # finished instances kept in memory (upstreams of late or backfilled work)

@@ -10,8 +10,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from app.scheduler.cron import every_day, is_daily
 from app.scheduler.model import TaskDef
+from generators.tasks.cron import every_day, is_daily
 
 
 class DependencyResolver(Protocol):

@@ -1,4 +1,4 @@
-"""Executors run one claimed instance. The real one runs the pinned version with `app.runs.run`.
+"""Executors run one claimed instance. The real one runs the pinned version with `app.workflow.runs.run`.
 
 `recover(job)` answers, after the process that ran `job` died, whether that attempt finished anyway
 (its result is then recorded instead of running it again): the Spark executor looks in the
@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from app.scheduler.cron import key_date
 from app.scheduler.model import Job, Outcome
+from generators.tasks.cron import key_date
 
 log = logging.getLogger("formcast.scheduler.executor")
 
@@ -39,7 +39,7 @@ class SparkExecutor:
         self._lock = threading.Lock()
 
     def execute(self, job: Job, cancel: threading.Event) -> Outcome:
-        from app import runs, versions
+        from app.workflow import runs, versions
         from generators.compile import Compiler
 
         version = versions.get(self.catalog, job.task, job.version)
@@ -56,7 +56,7 @@ class SparkExecutor:
         return Outcome("failed", result.error or result.status, result.run_id or None)
 
     def recover(self, job: Job) -> Outcome | None:
-        from app import versions
+        from app.workflow import versions
 
         version = versions.get(self.catalog, job.task, job.version)
         day = key_date(job.key).isoformat()

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
-from app.scheduler.db import bump_generation, generation, transaction
 from app.scheduler.model import (
     READY,
     RETRYING,
@@ -26,6 +25,7 @@ from app.scheduler.model import (
     ts,
 )
 from catalog import scheduling as s
+from catalog.db import bump_generation, generation, transaction
 
 _I = s.sched_instances
 _A = s.sched_attempts

@@ -1,7 +1,7 @@
 """Formcast's Streamlit app: the entry point for `streamlit run app/ui/app.py` (what `formcast ui` runs).
 
 It holds what the pages share (session state, the sidebar) and routes with `st.navigation`; the
-pages under `views/` are thin views over `app.ui.state`, `app.ui.forms` and `app.task_store`.
+pages under `views/` are thin views over `app.ui.state`, `app.ui.forms` and `app.workflow.task_store`.
 """
 
 import os

@@ -1,7 +1,7 @@
 """The lineage picture shared by the Catalog page (a stored table) and the task editor (the edited task).
 
 Upstream and downstream walks over a `catalog.lineage.LineageGraph` from one table (or one of its
-columns), drawn with `st.graphviz_chart` (DOT from `app.lineage_dot`, laid out in the browser), at
+columns), drawn with `st.graphviz_chart` (DOT from `app.lineage.dot`, laid out in the browser), at
 table level by default or column level on demand, with a depth limit; the edges and the tasks they
 belong to are listed in an expander.
 """
@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app.lineage_dot import lineage_dot, node_id
+from app.lineage.dot import lineage_dot, node_id
 from catalog.lineage import LineageEdge, LineageGraph, TaskLineage, Walk
 
 ALL_COLUMNS = "(whole table)"

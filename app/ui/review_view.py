@@ -1,6 +1,6 @@
 """The task editor's lower half: lineage of the edited task, Review & deploy, and version history.
 
-Review & deploy follows `app.versions` (the same rules as `formcast review/deploy/approve/rollback`):
+Review & deploy follows `app.workflow.versions` (the same rules as `formcast review/deploy/approve/rollback`):
 a review renders the proposed config for dev and prod and diffs it against the deployed version; the
 impact analysis (`generators.impact.analyze`, as `formcast diff` calls it) names the downstream tasks a
 breaking change affects, and one affecting a P0/P1 task must be acknowledged before deploying. A
@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import versions
 from app.ui import lineage_view, state
+from app.workflow import versions
 
 
 def _doc_key(doc: dict[str, Any]) -> str:

@@ -22,8 +22,8 @@ from typing import Any
 
 import streamlit as st
 
-from app.task_store import TaskStore
 from app.ui.forms import TableInfo
+from app.workflow.task_store import TaskStore
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -161,8 +161,8 @@ def lineage_doc(doc: dict[str, Any], engine: str | None, env: str, logical_date:
 
 def sched_state() -> Any:
     """The scheduler's state in the catalog database (instances, attempts, alerts, deployed tasks)."""
-    from app.scheduler.db import engine_of
     from app.scheduler.sql_state import SqlState
+    from catalog.db import engine_of
 
     return SqlState(engine_of(catalog()))
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from catalog.models import Base
+from catalog.schema import metadata
 
 config = context.config
-OPTIONS = {"target_metadata": Base.metadata, "render_as_batch": True, "compare_type": True}
+OPTIONS = {"target_metadata": metadata, "render_as_batch": True, "compare_type": True}
 
 
 def run_offline() -> None:

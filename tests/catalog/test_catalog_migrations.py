@@ -111,8 +111,8 @@ def test_models_match_the_migrated_schema(catalog) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from catalog.models import Base
+    from catalog.schema import metadata
 
     with catalog._engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, metadata) == []

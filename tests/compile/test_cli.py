@@ -14,7 +14,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from app.cli import main
+from app.cli.main import main
 from catalog.spec import TableSpec
 from catalog.store import Catalog
 from generators.tasks import KINDS

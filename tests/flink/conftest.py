@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from app.demo import register_demo, seed_demo
+from app.demo.seed import register_demo, seed_demo
 from app.runners import flink as flink_runner
 from catalog.spec import TableSpec
 from catalog.store import Catalog

@@ -9,8 +9,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from app import runs
 from app.runners import spark as spark_runner
+from app.workflow import runs
 from generators.loading import parse_task
 from tests.flink.conftest import DAY, FlinkDemo
 from tests.support import csv_relation, normalized_rows, parquet_relation

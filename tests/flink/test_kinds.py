@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from app import runs
+from app.workflow import runs
 from generators.loading import parse_task
 from tests.flink.conftest import DAY, FlinkDemo
 from tests.support import normalized_rows

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from app import runs
-from app.cli import main
-from app.deep import analyze
+from app.cli.main import main
 from app.runners import flink as flink_runner
+from app.workflow import runs
+from app.workflow.deep import analyze
 from generators.loading import parse_task
 from tests.flink.conftest import DAY, FlinkDemo
 

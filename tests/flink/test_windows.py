@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app import runs
+from app.workflow import runs
 from catalog.spec import TableSpec
 from generators.loading import parse_task
 from tests.flink.conftest import DAY, FlinkDemo, out_spec

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from app.demo import CATALOG_FILE, load_demo_tables
+from app.demo.seed import CATALOG_FILE, load_demo_tables
 from catalog.lineage import TaskLineage
 from catalog.memory import MemoryCatalog
 from catalog.spec import TableSpec

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app.lineage_cli import diff_command, lineage_command
+from app.cli.lineage import diff_command, lineage_command
 from catalog.store import Catalog
 from tests.lineage.conftest import EXAMPLES_DIR
 

@@ -26,7 +26,7 @@ from openlineage.client.generated import (  # noqa: E402
 )
 from openlineage.client.serde import Serde  # noqa: E402
 
-from app.openlineage import (  # noqa: E402
+from app.lineage.openlineage import (  # noqa: E402
     EVENT_SCHEMA_URL,
     FACET_SCHEMA_URLS,
     PRODUCER,

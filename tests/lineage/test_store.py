@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.lineage_index import index_tasks
+from app.lineage.index import index_tasks
 from catalog.errors import CatalogError
 from catalog.lineage import LineageEdge, TaskLineage, walk
 from catalog.store import Catalog

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import insert
 
-from app.scheduler.db import bump_generation, engine_of, transaction
 from catalog import scheduling as s
+from catalog.db import bump_generation, engine_of, transaction
 from catalog.store import Catalog
 
 SESSION = f"fcs_{uuid.uuid4().hex[:8]}"
@@ -26,7 +26,7 @@ PG_URL = os.environ.get("FORMCAST_TEST_PG_URL") or "postgresql+psycopg://postgre
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """FORMCAST_HOME with the demo data and catalog (dev + prod), seeded once."""
-    from app.demo import register_demo, seed_demo
+    from app.demo.seed import register_demo, seed_demo
 
     home = tmp_path_factory.mktemp("demo_home")
     info = seed_demo(home, days=3)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app import versions
-from app.scheduler_cli import _standalone
+from app.cli.scheduling import _standalone
+from app.workflow import versions
 from catalog.store import Catalog
 from generators.compile import Compiler
 from generators.loading import load_task_file

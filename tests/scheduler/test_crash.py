@@ -10,8 +10,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from app.scheduler.db import engine_of
 from app.scheduler.sql_state import SqlState
+from catalog.db import engine_of
 from catalog.store import Catalog
 from tests.scheduler.conftest import put_version
 
@@ -24,7 +24,7 @@ RUN_SECONDS = 2.0
 def _scheduler(url: str, markers: Path, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "FORMCAST_DB_URL": url}
     return subprocess.Popen(
-        [sys.executable, "-m", "app.scheduler_cli", "scheduler", "--executor", f"touch:{markers}:{RUN_SECONDS}",
+        [sys.executable, "-m", "app.cli.scheduling", "scheduler", "--executor", f"touch:{markers}:{RUN_SECONDS}",
          "--env", "dev", "--now", "2024-06-02T01:00:30Z", "--tick", "0.1", "--lease", "5", "--pool", "default=4",
          *extra],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from app.scheduler import cron
+from generators.tasks import cron
 
 AMS = "Europe/Amsterdam"
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from app import versions
 from app.scheduler.core import Scheduler
-from app.scheduler.db import engine_of
 from app.scheduler.executors import SparkExecutor
 from app.scheduler.model import SchedulerConfig
 from app.scheduler.service import SchedulerService
 from app.scheduler.sql_state import SqlState
+from app.workflow import versions
+from catalog.db import engine_of
 from catalog.store import Catalog
 from generators.compile import Compiler
 from generators.loading import load_task_file

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from app.scheduler.core import Scheduler
-from app.scheduler.db import engine_of, transaction
 from app.scheduler.model import Alert, Instance, Outcome, SchedulerConfig
 from app.scheduler.sql_state import SqlState
 from catalog import scheduling as s
+from catalog.db import engine_of, transaction
 from tests.scheduler.conftest import put_version, utc
 from tests.scheduler.sim import Sim
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from app import versions
-from app.scheduler.db import engine_of
 from app.scheduler.sql_state import SqlState
+from app.workflow import versions
+from catalog.db import engine_of
 from catalog.store import Catalog
 from generators.compile import Compiler
 from generators.loading import load_task_file
@@ -100,7 +100,7 @@ def _cli(home: Path, *args: str) -> Any:
     """The commands in-process (click's runner): exit codes and both streams, without a process per call."""
     from click.testing import CliRunner
 
-    from app.scheduler_cli import _standalone
+    from app.cli.scheduling import _standalone
 
     env = {"FORMCAST_HOME": str(home), "FORMCAST_USER": "alice", "FORMCAST_DB_URL": ""}
     result = CliRunner().invoke(_standalone, list(args), env=env, catch_exceptions=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from app import runs
+from app.workflow import runs
 from generators.loading import parse_task
 from tests.support import DAY1, DAY2, Warehouse, approx_rows
 

@@ -19,7 +19,7 @@ LOGICAL_DATE = "2024-06-02"
 @pytest.fixture(scope="package")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A FORMCAST_HOME seeded with the demo (a few seconds, once)."""
-    from app.demo import register_demo, seed_demo
+    from app.demo.seed import register_demo, seed_demo
     from catalog.store import Catalog
 
     home = tmp_path_factory.mktemp("ui_home")
@@ -77,7 +77,7 @@ def walk(node: Any) -> Iterator[Any]:
 
 
 def canonical(doc: dict[str, Any]) -> str:
-    from app.task_store import canonical_json
+    from app.workflow.task_store import canonical_json
     from generators.loading import parse_task
 
     task, problems = parse_task(doc)
@@ -103,11 +103,11 @@ def ops_template(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     import shutil
     from datetime import UTC, datetime
 
-    from app import versions
     from app.scheduler.core import Scheduler
-    from app.scheduler.db import engine_of
     from app.scheduler.model import SchedulerConfig
     from app.scheduler.sql_state import SqlState
+    from app.workflow import versions
+    from catalog.db import engine_of
     from catalog.store import Catalog
     from generators.compile import Compiler
     from generators.loading import parse_task

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from app.ui_command import streamlit_command, ui_environment
+from app.cli.ui import streamlit_command, ui_environment
 from tests.ui.conftest import LOGICAL_DATE, REPO
 
 pytestmark = pytest.mark.browser

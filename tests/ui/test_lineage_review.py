@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from app import versions
+from app.workflow import versions
 from catalog.store import Catalog
 from tests.ui.conftest import example, graphviz_dots, open_doc
 

@@ -8,9 +8,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from app import versions
-from app.scheduler.db import engine_of
 from app.scheduler.sql_state import SqlState
+from app.workflow import versions
+from catalog.db import engine_of
 from catalog.store import Catalog
 
 PAGE = "views/operations.py"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from app.task_store import TaskStore
-from app.ui_command import APP_FILE, streamlit_command, ui_environment
+from app.cli.ui import APP_FILE, streamlit_command, ui_environment
+from app.workflow.task_store import TaskStore
 from tests.ui.conftest import example, open_doc
 
 PAGES = ["views/tasks.py", "views/editor.py", "views/run.py", "views/schedule.py", "views/catalog.py",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app import task_store
-from app.task_store import ConflictError, InvalidTaskError, TaskStore, TaskStoreError, referenced_tables
+from app.workflow import task_store
+from app.workflow.task_store import ConflictError, InvalidTaskError, TaskStore, TaskStoreError, referenced_tables
 from generators.loading import parse_task, task_to_json
 from tests.ui.conftest import example
 

@@ -6,9 +6,9 @@ import time
 
 import streamlit as st
 
-from app.task_store import ConflictError, InvalidTaskError, canonical_json
 from app.ui import review_view, state
 from app.ui.forms import Form
+from app.workflow.task_store import ConflictError, InvalidTaskError, canonical_json
 from generators.diagnostics import Diagnostic
 from generators.loading import parse_task
 

@@ -21,7 +21,7 @@ else:
     engine_note = "engine warm" if warmer.ready else ("starting the engine…" if warmer.thread else "")
     limit = st.number_input("Rows", min_value=1, max_value=1000, value=50, step=10, key="preview_limit")
     if st.button("▶ Preview on a sample (dev)", key="run_preview", type="primary", help=engine_note):
-        from app.runs import preview
+        from app.workflow.runs import preview
 
         started = time.perf_counter()
         with st.status("Running the preview on Spark…", expanded=True) as status:

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo, available_timezones
 import streamlit as st
 from croniter import croniter
 
-from app.task_store import ConflictError, referenced_tables
 from app.ui import state
+from app.workflow.task_store import ConflictError, referenced_tables
 
 PRESETS = {
     "Daily at 02:00": "0 2 * * *",

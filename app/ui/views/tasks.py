@@ -4,8 +4,8 @@ from datetime import datetime
 
 import streamlit as st
 
-from app.task_store import ConflictError, InvalidTaskError, TaskStoreError
 from app.ui import state
+from app.workflow.task_store import ConflictError, InvalidTaskError, TaskStoreError
 from generators.tasks import KINDS
 
 st.title("Tasks")

@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from app.scheduler.db import bump_generation, engine_of, transaction
 from catalog import scheduling as s
-from catalog.models import utcnow
+from catalog.base import utcnow
+from catalog.db import bump_generation, engine_of, transaction
 from generators.compile import CompiledTask, Compiler, config_hash
 from generators.diagnostics import Diagnostic
 from generators.loading import parse_task

@@ -1,6 +1,6 @@
 """CLI for versions and scheduling: deploy, review, approve, rollback, backfill, instances, scheduler, export.
 
-Standalone click commands, registered on the main group by `app.cli`. Exit codes: 0 done, 1 invalid
+Standalone click commands, registered on the main group by `app.cli.main`. Exit codes: 0 done, 1 invalid
 or refused (a rule said no), 2 usage (a flag is wrong; the message names it).
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from app.cli_common import EXIT_INVALID, load_task_or_exit, open_catalog
+from app.cli.common import EXIT_INVALID, load_task_or_exit, open_catalog
 
 
 def _fail(message: str, code: int = EXIT_INVALID) -> None:
@@ -38,7 +38,7 @@ def _date(value: str, flag: str) -> date:
 
 
 def _propose(store: Any, task_file: str, envs: tuple[str, ...]) -> Any:
-    from app import versions
+    from app.workflow import versions
     from generators.compile import Compiler
     from generators.diagnostics import format_diagnostics
 
@@ -64,13 +64,13 @@ _envs_option = click.option("--env", "envs", multiple=True, metavar="ENV",
               help="Also preview N result rows on the engine (dev env, nothing written).")
 def review(task_file: str, envs: tuple[str, ...], preview_rows: int) -> None:
     """Show the SQL diff, per environment, between the deployed version and TASK.json."""
-    from app import versions
+    from app.workflow import versions
 
     with open_catalog() as store:
         proposal = _propose(store, task_file, envs)
         result = versions.review(store, proposal)
         if preview_rows:
-            from app import runs
+            from app.workflow import runs
             from generators.compile import Compiler
 
             shown = runs.preview(Compiler(store), proposal.task, env="dev", logical_date=versions.RENDER_DATE,
@@ -103,7 +103,7 @@ def review(task_file: str, envs: tuple[str, ...], preview_rows: int) -> None:
 def deploy(task_file: str, author: str | None, depends_on: tuple[str, ...], pool: str | None, retries: int,
            retry_delay: float, timeout: float | None, envs: tuple[str, ...]) -> None:
     """Validate, render and store TASK.json as a new immutable version; deploy it (P0/P1: after approval)."""
-    from app import versions
+    from app.workflow import versions
 
     author = author or _default_author()
     with open_catalog() as store:
@@ -127,7 +127,7 @@ def deploy(task_file: str, author: str | None, depends_on: tuple[str, ...], pool
 @click.option("--by", "by", required=True, help="The approver (not the version's author).")
 def approve(task: str, number: int, by: str) -> None:
     """Approve a pending P0/P1 version and deploy it."""
-    from app import versions
+    from app.workflow import versions
 
     with open_catalog() as store:
         try:
@@ -143,7 +143,7 @@ def approve(task: str, number: int, by: str) -> None:
 @click.option("--author", default=None, help="Who rolls back (default: $FORMCAST_USER or the login name).")
 def rollback(task: str, to: int, author: str | None) -> None:
     """Deploy an earlier version's content again, as a new version."""
-    from app import versions
+    from app.workflow import versions
 
     with open_catalog() as store:
         try:
@@ -157,8 +157,8 @@ def rollback(task: str, to: int, author: str | None) -> None:
 
 
 def _deployed_def(store: Any, task: str) -> Any:
-    from app.scheduler.db import engine_of
     from app.scheduler.sql_state import SqlState
+    from catalog.db import engine_of
 
     state = SqlState(engine_of(store))
     found = {t.name: t for t in state.tasks()}.get(task)
@@ -216,8 +216,8 @@ def instances(task: str | None, day: str | None, limit: int, as_json: bool) -> N
     """List scheduled instances (newest logical dates first); times are UTC."""
     from dataclasses import asdict
 
-    from app.scheduler.db import engine_of
     from app.scheduler.sql_state import SqlState
+    from catalog.db import engine_of
 
     if day is not None:
         _date(day, "--date")
@@ -250,7 +250,7 @@ def _pools(values: tuple[str, ...]) -> dict[str, int]:
 def _tiers(values: tuple[str, ...]) -> dict[int, tuple[str, str]]:
     import re
 
-    from app.scheduler.cron import zone
+    from generators.tasks.cron import zone
 
     tiers = {}
     for value in values:
@@ -298,13 +298,13 @@ def scheduler(once: bool, until_idle: bool, tick: float, executor_spec: str, env
               max_seconds: float | None) -> None:
     """Run the scheduler: cron, dependencies, priorities, retries, SLA alerts; all state in the catalog DB."""
     from app.scheduler.core import Scheduler, default_resolver
-    from app.scheduler.db import engine_of
     from app.scheduler.deps import CombinedResolver, LineageResolver
     from app.scheduler.executors import build_executor
     from app.scheduler.model import SchedulerConfig
     from app.scheduler.service import SchedulerService, new_owner, owner_is_dead
     from app.scheduler.sla import LogSink, WebhookSink
     from app.scheduler.sql_state import SqlState
+    from catalog.db import engine_of
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
@@ -361,7 +361,7 @@ COMMANDS = (scheduler, deploy, rollback, backfill, instances, review, approve, e
 
 @click.group()
 def _standalone() -> None:
-    """These commands without the rest of the CLI: `python -m app.scheduler_cli COMMAND`."""
+    """These commands without the rest of the CLI: `python -m app.cli.scheduling COMMAND`."""
 
 
 for _command in COMMANDS:

@@ -1,4 +1,4 @@
-"""Transactions on the catalog's database for the scheduler and versions tables."""
+"""Transactions on the catalog's database, for the tables beside the catalog (versions, scheduler state)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from catalog import scheduling as s
 
 def engine_of(catalog: Any) -> Engine:
     """The catalog's engine: scheduler state shares the catalog database (one URL, one migration chain)."""
-    return catalog._engine  # Catalog exposes no public engine yet; see the report
+    return catalog.engine
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-APP_FILE = Path(__file__).resolve().parent / "ui" / "app.py"
+APP_FILE = Path(__file__).resolve().parents[1] / "ui" / "app.py"
 
 
 def streamlit_command(port: int = 8501, headless: bool = True) -> list[str]:

@@ -1,6 +1,6 @@
 """`formcast lineage` and `formcast diff`: stored column lineage and the impact of a config change.
 
-Standalone click commands; `app.cli` registers them with `main.add_command(lineage_command)` and
+Standalone click commands; `app.cli.main` registers them with `main.add_command(lineage_command)` and
 `main.add_command(diff_command)`.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
-from app.cli_common import open_catalog
-from app.lineage_dot import lineage_dot
+from app.cli.common import open_catalog
+from app.lineage.dot import lineage_dot
 from catalog.lineage import LineageEdge, Walk
 
 EXIT_OK, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2
@@ -73,7 +73,7 @@ def lineage_command(name: str | None, direction: str | None, depth: int | None, 
 
 
 def _index(store: Any, paths: tuple[str, ...], env: str, quiet: bool) -> None:
-    from app.lineage_index import index_tasks
+    from app.lineage.index import index_tasks
     from generators.compile import Compiler
 
     report = index_tasks(Compiler(store), store, paths, env=env)

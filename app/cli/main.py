@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from app.cli_common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, load_task_or_exit, open_catalog
+from app.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, load_task_or_exit, open_catalog
 from generators.diagnostics import Diagnostic, format_diagnostics
 
 
@@ -88,97 +88,6 @@ def schema(kind: str | None) -> None:
     click.echo(json.dumps(document, indent=2))
 
 
-# --- catalog ------------------------------------------------------------------------------------
-
-
-@main.group("catalog")
-def catalog_group() -> None:
-    """Register, import and inspect logical tables."""
-
-
-@catalog_group.command("add")
-@click.argument("file", type=click.Path(dir_okay=False))
-def catalog_add(file: str) -> None:
-    """Register the tables defined in a JSON or YAML FILE."""
-    from catalog.errors import CatalogError
-    from catalog.loader import load_table_specs
-
-    try:
-        specs = load_table_specs(file)
-        with open_catalog() as store:
-            store.register_many(specs)
-    except CatalogError as err:
-        click.echo(str(err), err=True)
-        sys.exit(EXIT_INVALID)
-    click.echo(f"registered {len(specs)} table(s): {', '.join(s.name for s in specs)}")
-
-
-@catalog_group.command("infer")
-@click.argument("path", type=click.Path())
-@click.option("--name", required=True, metavar="NS.TABLE", help="Logical name to register.")
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "json"]), default=None)
-def catalog_infer(path: str, name: str, fmt: str | None) -> None:
-    """Infer a table's schema from a data file or folder at PATH and register it."""
-    from catalog.errors import CatalogError
-    from catalog.infer import infer_table
-
-    try:
-        spec = infer_table(path, name, format=fmt)
-        with open_catalog() as store:
-            store.register(spec)
-    except CatalogError as err:
-        click.echo(str(err), err=True)
-        sys.exit(EXIT_INVALID)
-    click.echo(f"registered {spec.name} ({len(spec.columns)} columns"
-               + (f", partitioned by {', '.join(spec.partition_by)}" if spec.partition_by else "") + ")")
-
-
-@catalog_group.command("reflect")
-@click.argument("url")
-@click.option("--schema", "db_schema", default=None, help="Database schema to reflect.")
-@click.option("--namespace", default=None, help="Logical namespace (default: the schema or database name).")
-def catalog_reflect(url: str, db_schema: str | None, namespace: str | None) -> None:
-    """Register every table of the database at URL (any SQLAlchemy URL)."""
-    from catalog.errors import CatalogError
-    from catalog.reflect import reflect_database
-
-    try:
-        specs = reflect_database(url, schema=db_schema, namespace=namespace)
-        specs = specs[0] if isinstance(specs, tuple) else specs
-        with open_catalog() as store:
-            store.register_many(specs)
-    except CatalogError as err:
-        click.echo(str(err), err=True)
-        sys.exit(EXIT_INVALID)
-    click.echo(f"registered {len(specs)} table(s): {', '.join(s.name for s in specs)}")
-
-
-@catalog_group.command("list")
-@click.option("--namespace", default=None)
-@click.option("--search", default=None, help="Match names, descriptions and column names.")
-def catalog_list(namespace: str | None, search: str | None) -> None:
-    """List registered tables."""
-    with open_catalog() as store:
-        for spec in store.list_tables(namespace=namespace, search=search):
-            envs = sorted({f"{e}/{v}" for e, envs in spec.bindings.items() for v in envs})
-            click.echo(f"{spec.name:<36} {len(spec.columns):>3} cols  {' '.join(envs)}")
-
-
-@catalog_group.command("show")
-@click.argument("name")
-def catalog_show(name: str) -> None:
-    """Show one table's definition as JSON."""
-    with open_catalog() as store:
-        spec = store.get_table(name)
-        if spec is None:
-            from generators.expressions import suggest
-
-            hint = suggest(name, store.table_names())
-            click.echo(f"table '{name}' is not in the catalog" + (f"; {hint}" if hint else ""), err=True)
-            sys.exit(EXIT_INVALID)
-    click.echo(json.dumps(spec.model_dump(mode="json", exclude_defaults=True), indent=2))
-
-
 # --- validate / compile ---------------------------------------------------------------------------
 
 
@@ -206,7 +115,7 @@ def validate(task_file: str, fmt: str, deep: bool, engine: str | None, mode: str
                                                mode=mode)
             items = list(compiled.diagnostics)
             if deep and compiled.ok:
-                from app.deep import analyze
+                from app.workflow.deep import analyze
 
                 items.extend(analyze(compiled))
     errors = [d for d in items if d.severity == "error"]
@@ -257,7 +166,7 @@ def compile_command(task_file: str, engine: str | None, env: str, logical_date: 
 def run(task_file: str, engine: str | None, mode: str, env: str, logical_date: str | None, preview_rows: int,
         dry_run: bool) -> None:
     """Run a task on Spark (local[*] or FORMCAST_SPARK_MASTER) or Flink (local, or FORMCAST_FLINK_REMOTE)."""
-    from app import runs
+    from app.workflow import runs
     from generators.compile import Compiler
 
     task = load_task_or_exit(task_file)
@@ -353,8 +262,8 @@ def runs_command(task: str | None, limit: int) -> None:
 @click.option("--days", type=click.IntRange(1, 60), default=3, show_default=True)
 def demo(days: int) -> None:
     """Seed the demo catalog and sample data under FORMCAST_HOME."""
-    from app.demo import register_demo, seed_demo
-    from app.lineage_index import index_tasks
+    from app.demo.seed import register_demo, seed_demo
+    from app.lineage.index import index_tasks
     from generators.compile import Compiler
 
     home = _home()
@@ -367,16 +276,17 @@ def demo(days: int) -> None:
                "try: formcast run examples/daily_active_users.json --date 2024-06-02 --preview 10")
 
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _register_commands() -> None:
-    """Commands that live in their own modules (UI, lineage) join the `formcast` group here."""
-    from app.lineage_cli import diff_command, lineage_command
-    from app.scheduler_cli import COMMANDS as SCHEDULING_COMMANDS
-    from app.ui_command import ui
+    """Commands that live in their own modules (catalog, UI, lineage, scheduling) join the `formcast` group here."""
+    from app.cli.catalog import catalog_group
+    from app.cli.lineage import diff_command, lineage_command
+    from app.cli.scheduling import COMMANDS as SCHEDULING_COMMANDS
+    from app.cli.ui import ui
 
-    for command in (ui, lineage_command, diff_command, *SCHEDULING_COMMANDS):
+    for command in (catalog_group, ui, lineage_command, diff_command, *SCHEDULING_COMMANDS):
         main.add_command(command)
 
 

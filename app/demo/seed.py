@@ -38,7 +38,7 @@ import yaml
 from catalog.loader import parse_table_specs
 from catalog.spec import TableSpec
 
-CATALOG_FILE = Path(__file__).resolve().parents[1] / "examples" / "catalog" / "demo.yaml"
+CATALOG_FILE = Path(__file__).resolve().parents[2] / "examples" / "catalog" / "demo.yaml"
 HOME_PLACEHOLDER = "${FORMCAST_HOME}"
 ENVS = ("dev", "prod")
 PROD_SEED_OFFSET = 1_000
@@ -421,7 +421,7 @@ def describe(info: DemoInfo) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # pragma: no cover - manual use: python -m app.demo [home]
+if __name__ == "__main__":  # pragma: no cover - manual use: python -m app.demo.seed [home]
     import sys
 
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(os.environ.get("FORMCAST_HOME", ".formcast"))

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from app import staging
 from app.runners import spark as spark_runner
+from app.workflow import staging
 from catalog.spec import DatagenBinding, FileBinding, KafkaBinding
 from generators.compile import CompiledTask, Compiler, config_hash
 from generators.diagnostics import Diagnostic
@@ -323,7 +323,7 @@ def emit_openlineage(store: Any, run_id: str, compiled: CompiledTask) -> None:
     if not (file or url):
         return
     try:
-        from app.openlineage import emit, events_for_run
+        from app.lineage.openlineage import emit, events_for_run
         from generators.lineage import task_lineage
 
         record = store.get_run(run_id)

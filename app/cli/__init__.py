@@ -1,0 +1,1 @@
+"""The `formcast` command line: one module per command group, joined in `app.cli.main`."""

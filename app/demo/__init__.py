@@ -1,0 +1,1 @@
+"""The demo workspace: sample data and its catalog (`formcast demo`)."""

@@ -1,0 +1,1 @@
+"""Lineage outside the compiler: indexing task folders, drawing graphs, OpenLineage events."""
