@@ -43,6 +43,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from catalog import lineage as _lineage
 from catalog.base import COLUMN_NAME_LEN, NAME_LEN, RUN_STATUSES, utcnow
 from catalog.errors import CatalogError, Problem, problems_from_validation
+from catalog.isolation import registration_problems
 from catalog.lineage import LineageEdge, LineageGraph, TaskLineage, Walk
 from catalog.models import BindingRow, ColumnRow, RunRow, TableRow
 from catalog.spec import TableSpec
@@ -498,6 +499,12 @@ class Catalog:
             raise CatalogError("cannot register", problems)
         try:
             with self._transaction(write=True) as conn:
+                # Isolation is checked against what is stored inside the same write transaction, so two
+                # registrations cannot each pass against the other's old state.
+                existing = {spec.name: spec for spec in _load_specs(conn)}
+                reaching = registration_problems(specs, existing)
+                if reaching:
+                    raise CatalogError("cannot register: a binding outside prod reaches a prod location", reaching)
                 _write_specs(conn, specs, replace)
         finally:
             # Reload on next read rather than cache the caller's object, which it may still mutate.

@@ -22,6 +22,7 @@ from sqlglot.optimizer import optimizer
 from sqlglot.optimizer.pushdown_projections import pushdown_projections
 from sqlglot.schema import MappingSchema
 
+from catalog import isolation
 from catalog.spec import TableSpec
 from catalog.types import InvalidType, TypeFamily, normalize_type, parse_type
 from generators.checks import check_query_structure
@@ -472,12 +473,13 @@ class Compiler:
                                 f"{ctx.engine} cannot upsert into a {binding.kind} binding",
                                 "upsert into a jdbc or upsert-kafka binding, or run the task on spark")
             return sources, None
-        if env != "prod":
-            owner = self._prod.owner_of(binding.physical_id())
-            if owner is not None:
+        if env != isolation.PROD:
+            conflicts = isolation.write_conflicts(binding, self._prod)
+            for conflict in conflicts:
                 ctx.diagnostics.add("target.table", "env-isolation",
-                                    f"the {env} binding of {target_spec.name} points at the prod location of {owner}",
-                                    f"give {target_spec.name} a {env} binding of its own")
+                                    conflict.describe(f"the {env} location of {target_spec.name}"),
+                                    f"give {target_spec.name} a {env} location outside every prod location")
+            if conflicts:
                 return sources, None
         return sources, adapter.target(target_spec, binding, sink_location)
 

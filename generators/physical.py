@@ -2,18 +2,19 @@
 
 Each engine has an adapter that says which binding kinds it can read and write and turns a binding
 into the context its `sources`/`script` templates render (SQLMesh-style capability flags). Rendering
-for `dev` reads and writes dev bindings only; a dev target whose physical location is any table's
-prod location is refused, so a preview or a dev run can never touch production.
+for `dev` reads and writes dev bindings only; a dev target that is, lies inside or contains any table's
+prod location (`catalog.isolation`) is refused, so a preview or a dev run can never touch production.
+Local paths are rendered as their real path: the engine writes exactly where the check looked.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from catalog import isolation
 from catalog.spec import (
     Binding,
     ClickHouseBinding,
@@ -38,7 +39,11 @@ def view_name(logical: str) -> str:
 
 
 def resolve_path(path: str) -> str:
-    return path if "://" in path else os.path.abspath(os.path.expanduser(path))
+    """A local path or `file:` URI as its real path (a `file:` URI stays one); remote URIs as written."""
+    real = isolation.real_path(path)
+    if real is None:
+        return path
+    return f"file://{real}" if isolation.has_scheme(path) else real
 
 
 @dataclass
@@ -51,21 +56,16 @@ class PhysicalTable:
 
 
 class ProdLocations:
-    """The physical ids of every prod binding, computed once per catalog snapshot."""
+    """Every prod location of the catalog, collected once per catalog snapshot (see catalog.isolation)."""
 
     def __init__(self, catalog: CatalogReader) -> None:
         self._catalog = catalog
-        self._ids: dict[str, str] | None = None
+        self._index: isolation.ProdIndex | None = None
 
-    def owner_of(self, physical_id: str) -> str | None:
-        if self._ids is None:
-            self._ids = {}
-            for spec in self._catalog.load_all().values():
-                for engine_bindings in spec.bindings.values():
-                    prod = engine_bindings.get("prod")
-                    if prod is not None and prod.kind not in ("print", "blackhole", "datagen"):
-                        self._ids[prod.physical_id()] = spec.name
-        return self._ids.get(physical_id)
+    def conflicts(self, location: isolation.Location) -> list[isolation.Conflict]:
+        if self._index is None:
+            self._index = isolation.ProdIndex(isolation.prod_locations(self._catalog.load_all().values()))
+        return self._index.conflicts(location)
 
 
 def _password(env_var: str) -> str:

@@ -243,7 +243,7 @@ def test_dev_target_at_a_prod_location_is_refused(compile_config: Callable[..., 
     result = compile_config({"name": "s", "kind": "sync", "source": "shop.users", "target": {"table": "mart.leaky"}})
     assert triples(result.diagnostics) == {("target.table", "env-isolation", "error")}
     assert result.diagnostics[0].message == (
-        "the dev binding of mart.leaky points at the prod location of shop.users")
+        "the dev location of mart.leaky is the prod location of shop.users (/data/prod/shop/users, spark)")
     assert result.script == ""
 
 
