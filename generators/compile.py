@@ -32,6 +32,7 @@ from generators.dialects.flink import WindowTVF  # importing it registers the "f
 from generators.physical import ADAPTERS, PhysicalTable, ProdLocations, check_binding
 from generators.planners import PLANNERS, plan_sync
 from generators.rewrites import apply_lookups, inline_projections, is_identity, physical_names, upsert_query
+from generators.sandbox import TemplateProblem
 from generators.statements import split_statements
 from generators.streaming import check_sink_accepts_updates, check_streaming
 from generators.tasks import ChainedTask, SqlTask, SyncTask, Task
@@ -283,8 +284,8 @@ class Compiler:
         variables = {**ctx.variables, "ref": ref}
         try:
             return render_string(task.sql, variables)
-        except Exception as err:  # any Jinja error is the user's template's, not ours
-            ctx.diagnostics.add("sql", "template-error", f"template error: {err}",
+        except TemplateProblem as err:
+            ctx.diagnostics.add("sql", "template-error", str(err),
                                 "available variables: ref(), " + ", ".join(sorted(ctx.variables)))
             return None
 

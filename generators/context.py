@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from jinja2 import TemplateError
 from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 
@@ -14,6 +13,7 @@ from catalog.spec import TableSpec
 from catalog.types import InvalidType, TypeFamily, parse_type, type_family
 from generators.diagnostics import Diagnostics
 from generators.expressions import ExpressionError, check_columns, parse_expression, suggest
+from generators.sandbox import TemplateProblem
 from generators.templating import quote_identifier, quote_table, render_string
 
 
@@ -90,9 +90,9 @@ class PlanContext:
     def render(self, text: str, path: str) -> str | None:
         try:
             return render_string(text, self.variables)
-        except TemplateError as err:
+        except TemplateProblem as err:
             self.diagnostics.add(
-                path, "template-error", f"template error: {err}",
+                path, "template-error", str(err),
                 "available variables: " + ", ".join(sorted(self.variables)),
             )
             return None

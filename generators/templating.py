@@ -2,7 +2,8 @@
 
 Templates receive identifiers and values only through the `ident` and `literal` filters, which
 quote with sqlglot for the target dialect; user expressions arrive already parsed and regenerated
-by sqlglot. StrictUndefined turns a missing variable into an error instead of empty SQL.
+by sqlglot. StrictUndefined turns a missing variable into an error instead of empty SQL. Our own
+templates render here; text a user typed renders in `generators.sandbox`, within time and size limits.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlglot import exp
 
+from generators.sandbox import BoundedEnvironment, render_user
 from templates import TEMPLATES_DIR
 
 
@@ -77,6 +79,12 @@ def environment() -> ImmutableSandboxedEnvironment:
     return env
 
 
+@lru_cache(maxsize=1)
+def user_environment() -> BoundedEnvironment:
+    """Where text users type renders: bounded, with the same quoting filters as our templates."""
+    return BoundedEnvironment({"ident": _ident, "table": _table, "literal": _literal})
+
+
 @lru_cache(maxsize=256)
 def _template(engine: str, name: str) -> Template:
     return environment().select_template([f"{engine}/{name}.sql.j2", f"common/{name}.sql.j2"])
@@ -95,10 +103,12 @@ def render_template(engine: str, name: str, **context: Any) -> str:
 
 
 def render_string(text: str, variables: dict[str, Any]) -> str:
-    """Render user-typed Jinja (filters, partition values, raw SQL) in the sandbox."""
+    """Render user-typed Jinja (filters, partition values, raw SQL) in the bounded sandbox.
+
+    Raises `TemplateProblem` (time, steps, size, depth, or any error the template raises)."""
     if "{" not in text:
         return text
-    return environment().from_string(text).render(variables)
+    return render_user(user_environment(), text, variables)
 
 
 def date_variables(logical_date: date, params: dict[str, Any] | None = None) -> dict[str, Any]:
