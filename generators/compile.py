@@ -303,6 +303,8 @@ class Compiler:
                                 "remove other statements; the INSERT is generated from 'target'")
             return None
         query = statements[0]
+        if not ctx.allowed_calls(query, path):
+            return None
         if isinstance(task, SqlTask):
             ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
             for table in query.find_all(exp.Table):

@@ -13,6 +13,7 @@ from catalog.spec import TableSpec
 from catalog.types import InvalidType, TypeFamily, parse_type, type_family
 from generators.diagnostics import Diagnostics
 from generators.expressions import ExpressionError, check_columns, parse_expression, suggest
+from generators.functions import RULE, forbidden_calls
 from generators.sandbox import TemplateProblem
 from generators.templating import quote_identifier, quote_table, render_string
 
@@ -115,10 +116,19 @@ class PlanContext:
         except ExpressionError as err:
             self.diagnostics.add(path, err.rule, str(err), err.hint)
             return None
+        if not self.allowed_calls(node, path):
+            return None
         if not check_columns(node, columns, path, self.diagnostics, qualified=qualified, where=where):
             return None
         self.used.update(column.name.lower() for column in node.find_all(exp.Column))
         return node
+
+    def allowed_calls(self, node: exp.Expr, path: str) -> bool:
+        """Report every function `node` calls that this engine may not run (see generators.functions)."""
+        problems = forbidden_calls(node, self.engine)
+        for _name, message, hint in problems:
+            self.diagnostics.add(path, RULE, message, hint)
+        return not problems
 
     def sql(self, node: exp.Expr) -> str:
         return node.sql(dialect=self.dialect)

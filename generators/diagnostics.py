@@ -36,7 +36,10 @@ RULES: dict[str, SeverityLevel] = {
     "engine-analysis": "error",
     "duplicate-column": "error",
     "connector-not-checked": "warning",  # deep validation: a stand-in planned instead of an absent connector
+    "forbidden-function": "error",
 }
+# Rules that guard production and the engine itself: a task's `lint` cannot lower or silence them.
+UNCONDITIONAL = frozenset({"env-isolation", "forbidden-function", "forbidden-expression", "template-error"})
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class Diagnostics:
     items: list[Diagnostic] = field(default_factory=list)
 
     def add(self, path: str, rule: str, message: str, hint: str = "") -> None:
-        configured = self.overrides.get(rule)
+        configured = None if rule in UNCONDITIONAL else self.overrides.get(rule)
         if configured == "off":
             return
         severity: SeverityLevel

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from generators.diagnostics import UNCONDITIONAL
+
 Priority = Literal["P0", "P1", "P2", "P3"]
 Engine = Literal["spark", "flink"]
 Severity = Literal["error", "warn", "off"]
@@ -98,6 +100,14 @@ class TaskHeader(FormcastModel):
         default_factory=dict, title="Rule severities",
         description="Override a validation rule's severity by rule id, e.g. missing-partition-filter: off.",
     )
+
+    @field_validator("lint")
+    @classmethod
+    def _check_lint(cls, value: dict[str, Severity]) -> dict[str, Severity]:
+        fixed = sorted(set(value) & UNCONDITIONAL)
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} guard(s) production and cannot be changed: remove them from lint")
+        return value
 
     @field_validator("schedule")
     @classmethod
