@@ -19,7 +19,8 @@ NAME_LEN = 255
 COLUMN_NAME_LEN = 128
 ENGINE_LEN = 16
 ENV_LEN = 32
-RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
+# lost: the process running it died before it recorded an end (closed by the next run or scheduler start)
+RUN_STATUSES = ("running", "succeeded", "failed", "cancelled", "lost")
 
 # Explicit constraint names keep Alembic migrations identical across dialects.
 NAMING = {

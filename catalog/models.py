@@ -85,8 +85,9 @@ class RunRow(Base):
 
     __tablename__ = "runs"
     __table_args__ = (
-        CheckConstraint("status IN ('running', 'succeeded', 'failed', 'cancelled')", name="status"),
+        CheckConstraint("status IN ('running', 'succeeded', 'failed', 'cancelled', 'lost')", name="status"),
         Index(None, "task", "started_at"),
+        Index(None, "status"),  # recovery looks up the running ones at every run
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4 text

@@ -642,11 +642,13 @@ class Catalog:
                 )
             )
 
-    def runs(self, task: str | None = None, limit: int = 50) -> list[RunRecord]:
-        """The most recent runs first, optionally of one task."""
+    def runs(self, task: str | None = None, limit: int = 50, *, status: str | None = None) -> list[RunRecord]:
+        """The most recent runs first, optionally of one task and/or with one status."""
         query = select(_R).order_by(_R.c.started_at.desc(), _R.c.id).limit(limit)
         if task is not None:
             query = query.where(_R.c.task == task)
+        if status is not None:
+            query = query.where(_R.c.status == status)
         with self._transaction() as conn:
             return [_run_record(row) for row in conn.execute(query)]
 

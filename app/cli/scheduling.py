@@ -304,6 +304,7 @@ def scheduler(once: bool, until_idle: bool, tick: float, executor_spec: str, env
     from app.scheduler.service import SchedulerService, new_owner, owner_is_dead
     from app.scheduler.sla import LogSink, WebhookSink
     from app.scheduler.sql_state import SqlState
+    from app.workflow.recovery import recover_runs
     from catalog.db import engine_of
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -316,6 +317,10 @@ def scheduler(once: bool, until_idle: bool, tick: float, executor_spec: str, env
     offset = 0.0 if start is None else start - time.time()
     store = open_catalog()
     try:
+        # Runs a killed process left "running": closed (lost, or succeeded if their publish committed), and
+        # their staging folders removed, before anything new starts.
+        for closed in recover_runs(store):
+            click.echo(f"recovered: {closed}", err=True)
         try:
             executor = build_executor(executor_spec, store, env)
         except (ValueError, ImportError, AttributeError) as err:

@@ -1,4 +1,10 @@
-"""Running a task: compile for the env, execute on the engine, publish atomically, record the run."""
+"""Running a task: compile for the env, execute on the engine, publish atomically, record the run.
+
+Before anything is written, the isolation check runs again on the locations as they resolve now
+(a symlink planted after compile must not win), and again inside the publish on the target's folder
+itself (see app/workflow/staging.py). Every run first closes the records of runs whose process died
+and removes what they left beside its target (app/workflow/recovery.py).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,9 @@ from datetime import date
 from typing import Any
 
 from app.runners import spark as spark_runner
-from app.workflow import staging
-from catalog.spec import DatagenBinding, FileBinding, KafkaBinding
+from app.workflow import recovery, staging
+from catalog import isolation
+from catalog.spec import Binding, DatagenBinding, FileBinding, KafkaBinding
 from generators.compile import CompiledTask, Compiler, config_hash
 from generators.diagnostics import Diagnostic
 from generators.tasks import Task
@@ -73,6 +80,77 @@ def _create_source_views(compiled: CompiledTask, result: RunResult, emit: Callab
     _log(result, emit, f"created {len(compiled.sources)} source view(s)")
 
 
+class WriteGuard:
+    """The isolation check at run time: prod locations collected now, compared with what is about to be written."""
+
+    def __init__(self, store: Any, env: str) -> None:
+        self.env = env
+        self._prod = None if env == isolation.PROD else isolation.ProdIndex(
+            isolation.prod_locations(store.load_all().values()))
+
+    def _refuse(self, conflicts: list[isolation.Conflict], subject: str) -> None:
+        if conflicts:
+            raise staging.PublishRefused(conflicts[0].describe(subject) + ": nothing was written")
+
+    def binding(self, binding: Binding, table: str) -> None:
+        if self._prod is not None:
+            self._refuse(isolation.write_conflicts(binding, self._prod), f"the {self.env} target of {table}")
+
+    def __call__(self, path: str) -> None:
+        if self._prod is not None:
+            self._refuse(isolation.path_conflicts(path, self._prod), f"the {self.env} write to {path}")
+
+
+@dataclass
+class Stage:
+    """Where a file target is staged: local paths for publishing, the engine's spelling for the script."""
+
+    target: str  # the target's real local path
+    local: str  # the staging folder
+    for_engine: str  # the staging folder as the engine is told (a file: URI stays one)
+
+
+def _prepare_run(store: Any, plain: CompiledTask, env: str, emit: Callable[[str], None] | None,
+                 result: RunResult) -> tuple[WriteGuard, str | None]:
+    """Recover interrupted runs, then check the write target again as it resolves now.
+
+    Returns the guard for the publish and the local path of a file target that is staged (else None)."""
+    for closed in recovery.recover_runs(store):
+        _log(result, emit, f"recovered: {closed}")
+    assert plain.target is not None
+    guard = WriteGuard(store, env)
+    guard.binding(plain.target.binding, plain.task.target.table)
+    target = _staged_target(plain)
+    if target is None:
+        return guard, None
+    for line in recovery.sweep_target(store, target):
+        _log(result, emit, f"removed a leftover of an interrupted run: {line}")
+    now = isolation.real_path(target)
+    if now != target:
+        raise staging.PublishRefused(f"{target} now leads to {now}: it changed since the task was compiled "
+                                     "(a symbolic link?); nothing was written")
+    guard(target)
+    return guard, target
+
+
+def _staged_target(plain: CompiledTask) -> str | None:
+    """The local path of a file target written through a staging folder (None: written directly)."""
+    if plain.target is None or not isinstance(plain.target.binding, FileBinding):
+        return None
+    return isolation.local_path(plain.target.ddl["location"])
+
+
+def _refused(store: Any, task: Task, plain: CompiledTask, result: RunResult, err: OSError,
+             emit: Callable[[str], None] | None) -> RunResult:
+    """A run refused before it started writing is recorded too: someone tried."""
+    result.run_id = store.start_run(task.name, config_hash(task), plain.engine, plain.env, plain.logical_date,
+                                    task.target.table, details=recovery.process_identity())
+    result.status, result.error = "failed", f"refused: {err}"
+    _log(result, emit, result.error)
+    _finish(store, result.run_id, result, {"refused": str(err)})
+    return result
+
+
 def run(compiler: Compiler, task: Task, store: Any, *, env: str = "dev", logical_date: date | None = None,
         preview_rows: int = 0, emit: Callable[[str], None] | None = None, engine: str | None = None,
         mode: str = "batch") -> RunResult:
@@ -83,38 +161,53 @@ def run(compiler: Compiler, task: Task, store: Any, *, env: str = "dev", logical
     if not plain.ok or plain.target is None:
         result.error = "the task is invalid"
         return result
+    try:
+        guard, target = _prepare_run(store, plain, env, emit, result)
+    except OSError as err:
+        return _refused(store, task, plain, result, err, emit)
     if plain.engine == "flink":
-        return _run_flink(compiler, task, store, plain, result, preview_rows, emit)
-    run_id = store.start_run(task.name, config_hash(task), plain.engine, env, plain.logical_date, task.target.table)
+        return _run_flink(compiler, task, store, plain, result, preview_rows, emit, guard, target)
+    details = recovery.process_identity()
+    if target is not None:
+        details["publish_target"] = target
+    run_id = store.start_run(task.name, config_hash(task), plain.engine, env, plain.logical_date, task.target.table,
+                             details=details)
     result.run_id = run_id
-    compiled, stage_dir = _staged(compiler, task, plain, run_id, env, logical_date)
-    if stage_dir is not None and task.target.write_mode == "upsert":
-        _ensure_folder(plain.target.ddl["location"])  # the rewrite reads the current rows, even when none
+    compiled, stage = _staged(compiler, task, plain, run_id, env, logical_date, target)
     statements = compiled.statements()
     started = time.perf_counter()
     _log(result, emit, f"run {run_id}: {task.name} on spark ({spark_runner.master_url()}), env {env}, "
                        f"logical date {compiled.logical_date}")
+    publication: staging.Publication | None = None
     try:
+        if stage is not None:
+            publication = staging.Publication(stage.target, recovery.run_key(run_id), guard)
+            if task.target.write_mode == "upsert":
+                _ensure_folder(stage.target)  # the rewrite reads the current rows, even when none
         if plain.target.ddl.get("kind") == "file":
             spark_runner.drop_session_table(plain.target.ddl["table"])
         with spark_runner.ProgressReporter(lambda line: _log(result, emit, line)):
             for statement in statements:
                 spark_runner.execute(statement).collect()
-        if stage_dir is not None:
+        if stage is not None:
             fmt = plain.target.ddl["format"]
-            result.rows_written = spark_runner.count_rows(stage_dir, fmt, dict(plain.target.ddl["table_options"]))
-        _publish(result, plain, stage_dir, emit)
+            result.rows_written = spark_runner.count_rows(stage.for_engine, fmt,
+                                                          dict(plain.target.ddl["table_options"]))
+        _publish(result, plain, publication, emit)
         if preview_rows:
             result.preview, result.columns = _read_back(plain, preview_rows)
     except spark_runner.EngineError as err:
         result.status, result.error = "failed", str(err)
         _log(result, emit, f"failed: {err}")
+    except staging.PublishRefused as err:
+        result.status, result.error = "failed", f"refused: {err}"
+        _log(result, emit, result.error)
     except OSError as err:
         result.status, result.error = "failed", f"could not publish the output: {err}"
         _log(result, emit, result.error)
     finally:
-        if stage_dir is not None:
-            staging.discard(stage_dir)
+        if publication is not None:
+            publication.close()
         result.seconds = time.perf_counter() - started
         if result.status == "invalid":  # an unexpected error escaped: the run still ends, as failed
             result.status, result.error = "failed", result.error or "interrupted"
@@ -223,7 +316,8 @@ def count_data_lines(folder: str, fmt: str) -> int | None:
 
 
 def _run_flink(compiler: Compiler, task: Task, store: Any, plain: CompiledTask, result: RunResult,
-               preview_rows: int, emit: Callable[[str], None] | None) -> RunResult:
+               preview_rows: int, emit: Callable[[str], None] | None, guard: WriteGuard, target: str | None
+               ) -> RunResult:
     from app.runners import flink as flink_runner
 
     assert plain.target is not None
@@ -234,7 +328,10 @@ def _run_flink(compiler: Compiler, task: Task, store: Any, plain: CompiledTask, 
         rest = flink_runner.rest_url()
     except flink_runner.EngineError as err:
         rest, result.error = "", str(err)
-    details = {"job_id": job_id, "rest_url": rest, "mode": mode, "flink": flink_runner.describe_target()}
+    details = {"job_id": job_id, "rest_url": rest, "mode": mode, "flink": flink_runner.describe_target(),
+               **recovery.process_identity()}
+    if target is not None and not unbounded:
+        details["publish_target"] = target
     run_id = store.start_run(task.name, config_hash(task), "flink", env, logical_date, task.target.table,
                              details=details)
     result.run_id, result.job_id = run_id, job_id
@@ -243,8 +340,8 @@ def _run_flink(compiler: Compiler, task: Task, store: Any, plain: CompiledTask, 
         store.finish_run(run_id, "failed", error=result.error)
         return result
     # An unbounded job never finishes, so there is nothing to swap in: it writes the target directly.
-    compiled, stage_dir = (plain, None) if unbounded else _staged(compiler, task, plain, run_id, env, logical_date,
-                                                                  mode)
+    compiled, stage = (plain, None) if unbounded else _staged(compiler, task, plain, run_id, env, logical_date,
+                                                              target, mode)
     started = time.perf_counter()
     _log(result, emit, f"run {run_id}: {task.name} on flink ({flink_runner.describe_target()}, {mode}), env {env}, "
                        f"logical date {logical_date}")
@@ -252,9 +349,12 @@ def _run_flink(compiler: Compiler, task: Task, store: Any, plain: CompiledTask, 
         _log(result, emit, f"unbounded source(s) {', '.join(unbounded)}: the job runs until stopped "
                            f"(Ctrl-C, or formcast stop {run_id})")
     statements = compiled.statements()
+    publication: staging.Publication | None = None
     try:
         if mode == "streaming":
             statements = [f"SET '{k}' = '{v}'" for k, v in STREAMING_RUN_SETTINGS.items()] + statements
+        if stage is not None:
+            publication = staging.Publication(stage.target, recovery.run_key(run_id), guard)
         outcome = flink_runner.run_script(statements, mode, job_id=job_id, emit=lambda line: _log(result, emit, line))
         result.job_state = outcome.state
         if outcome.state == "CANCELED":
@@ -262,9 +362,9 @@ def _run_flink(compiler: Compiler, task: Task, store: Any, plain: CompiledTask, 
         elif outcome.state != "FINISHED":
             result.status, result.error = "failed", f"the job ended {outcome.state}"
         else:
-            if stage_dir is not None:
-                result.rows_written = count_data_lines(stage_dir, plain.target.ddl.get("format", ""))
-            _publish(result, plain, stage_dir, emit)
+            if stage is not None:
+                result.rows_written = count_data_lines(stage.local, plain.target.ddl.get("format", ""))
+            _publish(result, plain, publication, emit)
             if preview_rows:
                 result.preview, result.columns = _read_back_flink(plain, preview_rows)
         if result.status != "succeeded":
@@ -275,12 +375,15 @@ def _run_flink(compiler: Compiler, task: Task, store: Any, plain: CompiledTask, 
     except flink_runner.EngineError as err:
         result.status, result.error = "failed", str(err)
         _log(result, emit, f"failed: {err}")
+    except staging.PublishRefused as err:
+        result.status, result.error = "failed", f"refused: {err}"
+        _log(result, emit, result.error)
     except OSError as err:
         result.status, result.error = "failed", f"could not publish the output: {err}"
         _log(result, emit, result.error)
     finally:
-        if stage_dir is not None:
-            staging.discard(stage_dir)
+        if publication is not None:
+            publication.close()
         result.seconds = time.perf_counter() - started
         if result.status == "invalid":
             result.status, result.error = "failed", result.error or "interrupted"
@@ -291,26 +394,24 @@ def _run_flink(compiler: Compiler, task: Task, store: Any, plain: CompiledTask, 
 
 
 def _staged(compiler: Compiler, task: Task, plain: CompiledTask, run_id: str, env: str, logical_date: date | None,
-            mode: str = "batch") -> tuple[CompiledTask, str | None]:
-    """The task compiled to write a local file target into a staging folder beside it (None: write directly)."""
-    if not isinstance(plain.target.binding if plain.target else None, FileBinding):
+            target: str | None, mode: str = "batch") -> tuple[CompiledTask, Stage | None]:
+    """The task compiled to write its local file target into a staging folder beside it (None: written directly)."""
+    if target is None or plain.target is None:
         return plain, None
-    target_path = plain.target.ddl["location"]  # type: ignore[union-attr]
-    if not staging.is_local(target_path):
-        return plain, None
-    stage_dir = staging.staging_path(target_path, run_id[:12])
+    local = staging.staging_path(target, recovery.run_key(run_id))
+    stage = Stage(target, local, f"file://{local}" if isolation.has_scheme(plain.target.ddl["location"]) else local)
     compiled = compiler.compile(task, engine=plain.engine, env=env, logical_date=logical_date, mode=mode,
-                                sink_location=stage_dir)
-    return compiled, stage_dir
+                                sink_location=stage.for_engine)
+    return compiled, stage
 
 
-def _publish(result: RunResult, plain: CompiledTask, stage_dir: str | None, emit: Callable[[str], None] | None
-             ) -> None:
-    """Swap the staged output in (atomically, per the write mode) and mark the run succeeded."""
+def _publish(result: RunResult, plain: CompiledTask, publication: staging.Publication | None,
+             emit: Callable[[str], None] | None) -> None:
+    """Swap the staged output in (one commit point, per the write mode) and mark the run succeeded."""
     task = plain.task
-    if stage_dir is not None:
+    if publication is not None:
         partitioned = bool(plain.target_spec and plain.target_spec.partition_by)
-        staging.commit(stage_dir, plain.target.ddl["location"], task.target.write_mode, partitioned)  # type: ignore
+        publication.publish(task.target.write_mode, partitioned)
     result.status = "succeeded"
     written = result.rows_written if result.rows_written is not None else "?"
     _log(result, emit, f"wrote {written} row(s) to {task.target.table}")
