@@ -121,7 +121,7 @@ def jdbc_binding(
         jdbc_url = f"jdbc:sqlite:{path}"
     else:
         jdbc_url = f"jdbc:{backend}://{host}{port}/{url.database or ''}"
-    qualified = f"{schema}.{table}" if schema else table
+    qualified = ".".join(_db_identifier(part, backend) for part in ((schema, table) if schema else (table,)))
     binding: dict[str, Any] = {"kind": "jdbc", "url": jdbc_url, "table": qualified}
     if url.username:
         binding["user"] = url.username
@@ -130,6 +130,14 @@ def jdbc_binding(
     if backend in _JDBC_DRIVERS:
         binding["driver"] = _JDBC_DRIVERS[backend]
     return binding
+
+
+def _db_identifier(name: str, backend: str) -> str:
+    """A name as the database reads it: plain when it is an identifier, else quoted (`Line Items`)."""
+    if re.match(r"^[A-Za-z_][A-Za-z0-9_$]*$", name):
+        return name
+    quote = "`" if backend in ("mysql", "mariadb") else '"'
+    return f"{quote}{name.replace(quote, quote * 2)}{quote}"
 
 
 def _parse_url(url: str | URL) -> URL:

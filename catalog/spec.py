@@ -89,6 +89,13 @@ class FileBinding(StrictModel):
     format: FileFormat = "parquet"
     options: dict[str, str] = Field(default_factory=dict, description="Reader/writer options, e.g. header")
 
+    @field_validator("path")
+    @classmethod
+    def _check_path(cls, value: str) -> str:
+        if any(ord(ch) < 32 for ch in value):
+            raise ValueError("a path cannot contain control characters (NUL, newline, ...)")
+        return value
+
     def physical_id(self) -> str:
         return f"file:{os.path.normpath(os.path.abspath(self.path))}"
 
@@ -104,10 +111,16 @@ class TableBinding(StrictModel):
         return f"table:{self.table.lower()}"
 
 
+# A table name as databases spell it: dot-separated parts, each plain or quoted ("...", `...`, [...]).
+_DB_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"[^"\x00-\x1f]+"|`[^`\x00-\x1f]+`|\[[^\]\x00-\x1f]+\])'
+DB_TABLE_RE = rf"^{_DB_PART}(?:\.{_DB_PART}){{0,2}}$"
+
+
 class JdbcBinding(StrictModel):
     kind: Literal["jdbc"] = "jdbc"
     url: str = Field(pattern=r"^jdbc:[a-z0-9]+:", examples=["jdbc:postgresql://db:5432/shop"])
-    table: str = Field(min_length=1)
+    table: str = Field(pattern=DB_TABLE_RE, examples=["public.orders"],
+                       description="[catalog.][schema.]table; a query in its place would read outside the catalog")
     user: str | None = None
     password_env: str | None = Field(default=None, description="Environment variable holding the password")
     driver: str | None = None
@@ -205,6 +218,9 @@ class TableSpec(StrictModel):
             for ref in refs:
                 if self.column(ref) is None:
                     raise ValueError(f"{field_name} names '{ref}', which is not a column of {self.name}")
+        for ref in self.partition_by:  # a partition column names folders: <column>=<value>
+            if ref in (".", "..") or any(ch in ref for ch in "/\\="):
+                raise ValueError(f"partition column '{ref}' cannot name a folder: no '/', '\\', '=' or '..'")
         if self.event_time and self.column(self.event_time.column) is None:
             raise ValueError(f"event_time names '{self.event_time.column}', which is not a column of {self.name}")
         return self

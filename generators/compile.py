@@ -361,6 +361,13 @@ class Compiler:
             if rendered is None:
                 static[key] = value  # reported; keep the column out of the schema check
                 continue
+            if not _safe_partition_value(rendered):
+                ctx.diagnostics.add(path, "invalid-config",
+                                    f"partition value {rendered!r} names a folder outside the partition "
+                                    "(a path separator, '..' or a control character)",
+                                    "use a plain value, e.g. {{ ds }}")
+                static[key] = rendered
+                continue
             column = target.column(key) if target is not None else None
             if column is not None and not _fits(rendered, column.type):
                 ctx.diagnostics.add(path, "type-mismatch",
@@ -599,6 +606,12 @@ def _fits(value: str, type_sql: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _safe_partition_value(value: str) -> bool:
+    """A partition value becomes a folder name (`ds=<value>`): no separators, no `..`, no control characters."""
+    return (value not in ("", ".", "..") and "/" not in value and "\\" not in value
+            and not any(ord(ch) < 32 for ch in value))
 
 
 def _narrows(produced: str, target: str) -> bool:

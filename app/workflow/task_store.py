@@ -31,6 +31,7 @@ from generators.loading import parse_task, parse_task_text, task_to_json
 from generators.tasks import Task
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+HISTORY_FILE_RE = re.compile(r"^(\d{20})-([0-9a-f]{16})\.json$")  # <time_ns>-<content version>.json
 HISTORY_DIR = ".history"
 DEFAULT_KEEP = 20
 
@@ -191,10 +192,17 @@ class TaskStore:
     # --- paths and locking ---
 
     def path(self, name: str) -> Path:
-        return self.root / f"{check_name(name)}.json"
+        return self._inside(self.root / f"{check_name(name)}.json")
 
     def history_dir(self, name: str) -> Path:
-        return self.root / HISTORY_DIR / check_name(name)
+        return self._inside(self.root / HISTORY_DIR / check_name(name))
+
+    def _inside(self, path: Path) -> Path:
+        """`path`, if it really lies in the store's folder (a symlink planted in the store leads nowhere else)."""
+        root = self.root.resolve()
+        if not path.resolve().is_relative_to(root):
+            raise TaskStoreError(f"{path} leads outside the task folder {root}: refusing to use it")
+        return path
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -318,13 +326,28 @@ class TaskStore:
             return []
         entries = []
         for path in sorted(folder.glob("*.json"), reverse=True):
-            stamp, _, version = path.stem.partition("-")
-            entries.append(HistoryEntry(name, path, int(stamp) / 1e9, version))
+            match = HISTORY_FILE_RE.match(path.name)
+            if match is None or path.is_symlink() or not path.is_file():
+                continue  # not a file this store wrote
+            entries.append(HistoryEntry(name, path, int(match[1]) / 1e9, match[2]))
         return entries
+
+    def history_entry(self, name: str, file_name: str) -> HistoryEntry:
+        """The history entry `file_name` of task `name` (as a UI or CLI names it), checked."""
+        match = HISTORY_FILE_RE.match(file_name)
+        if match is None:
+            raise TaskStoreError(f"'{file_name}' is not a history file name (<time>-<version>.json)")
+        path = self.history_dir(name) / file_name
+        if path.is_symlink() or not path.is_file():
+            raise TaskStoreError(f"task '{name}' has no history entry '{file_name}'")
+        return HistoryEntry(name, path, int(match[1]) / 1e9, match[2])
 
     def restore(self, entry: HistoryEntry, expected_version: str | None) -> StoredTask:
         """Make a previous version current again (the replaced one goes to the history in turn)."""
-        data = json.loads(entry.path.read_text(encoding="utf-8"))
+        checked = self.history_entry(entry.name, entry.path.name)
+        if entry.path.resolve() != checked.path.resolve():
+            raise TaskStoreError(f"{entry.path} is not in the history of task '{entry.name}'")
+        data = json.loads(checked.path.read_text(encoding="utf-8"))
         return self.save(data, expected_version)
 
     # --- import / export ---

@@ -68,7 +68,7 @@ def test_sqlite(tmp_path, caplog) -> None:
     assert orders.primary_key == ["order_id"]
     binding = JdbcBinding(url=f"jdbc:sqlite:{path}", table="orders", driver="org.sqlite.JDBC")
     assert orders.bindings == {"spark": {"dev": binding}, "flink": {"dev": binding}}
-    assert specs[0].binding("spark", "dev").table == "Line Items"
+    assert specs[0].binding("spark", "dev").table == '"Line Items"'  # quoted, as the database reads it
     untyped = specs[2]
     assert columns_of(untyped) == [("k", "string", False, ""), ("v", "string", True, "")]
     assert warnings == ["untyped.v: typed as string (no Spark type for NullType)"]

@@ -262,8 +262,17 @@ def test_date_partition_rejects_a_non_date() -> None:
     assert [(d.path, d.rule) for d in result.diagnostics] == [("target.partition.ds", "type-mismatch")]
 
 
+def names_a_folder_elsewhere(value: str) -> bool:
+    """A partition value is a folder name (ds=<value>): separators, '..' and control characters are refused."""
+    return value in ("", ".", "..") or "/" in value or "\\" in value or any(ord(c) < 32 for c in value)
+
+
 def check_partition_value(value: str) -> None:
     result = compile_with(TEXT_PARTITIONS, literal_task("label = 'x'", partition_value=value))
+    if names_a_folder_elsewhere(value):
+        assert [(d.path, d.rule) for d in result.diagnostics] == [("target.partition.ds", "invalid-config")]
+        assert result.script == ""
+        return
     assert result.diagnostics == [], [str(d) for d in result.diagnostics]
     benign = compile_with(TEXT_PARTITIONS, literal_task("label = 'x'"))
     insert = assert_same_structure(result.script, benign.script)
@@ -294,11 +303,21 @@ def test_partition_value_cannot_add_a_statement_for_spark() -> None:
     def semicolons(script: str) -> int:
         return sum(1 for t in spark.tokenize(script) if t.token_type == sqlglot.TokenType.SEMICOLON)
 
-    hostile_value = "x\\') SELECT 1; DROP TABLE t; --"
+    benign = compile_with(TEXT_PARTITIONS, literal_task("label = 'x'")).script
+    hostile_value = "x') SELECT 1; DROP TABLE t; --"
     result = compile_with(TEXT_PARTITIONS, literal_task("label = 'x'", partition_value=hostile_value))
     assert result.ok
-    benign = compile_with(TEXT_PARTITIONS, literal_task("label = 'x'")).script
     assert semicolons(result.script) == semicolons(benign)
+    # A backslash (Spark's escape character in literals) is refused outright: partition values name folders.
+    escaped = compile_with(TEXT_PARTITIONS, literal_task("label = 'x'", partition_value="x\\') SELECT 1; --"))
+    assert [(d.path, d.rule) for d in escaped.errors] == [("target.partition.ds", "invalid-config")]
+
+
+@pytest.mark.parametrize("value", ["../../prod", "2024/06/01", "..", "a\\b", "x\x00y", "a\nb"])
+def test_partition_values_that_name_other_folders_are_refused(value: str) -> None:
+    result = compile_with(TEXT_PARTITIONS, literal_task("label = 'x'", partition_value=value))
+    assert [(d.path, d.rule) for d in result.errors] == [("target.partition.ds", "invalid-config")]
+    assert "names a folder outside the partition" in result.errors[0].message
 
 
 @SETTINGS
