@@ -298,6 +298,10 @@ class Compiler:
         except (ParseError, TokenError) as err:
             ctx.diagnostics.add(path, "invalid-expression", f"the SQL does not parse: {str(err).splitlines()[0]}")
             return None
+        except RecursionError:
+            ctx.diagnostics.add(path, "invalid-expression", "the SQL is nested too deeply to parse",
+                                "use CTEs (WITH ...) instead of deeply nested expressions")
+            return None
         if len(statements) != 1 or not isinstance(statements[0], exp.Query):
             ctx.diagnostics.add(path, "forbidden-expression", "a task's SQL is exactly one SELECT query",
                                 "remove other statements; the INSERT is generated from 'target'")

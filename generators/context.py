@@ -125,7 +125,11 @@ class PlanContext:
 
     def allowed_calls(self, node: exp.Expr, path: str) -> bool:
         """Report every function `node` calls that this engine may not run (see generators.functions)."""
-        problems = forbidden_calls(node, self.engine)
+        try:
+            problems = forbidden_calls(node, self.engine)
+        except RecursionError:
+            self.diagnostics.add(path, "invalid-expression", "the expression is nested too deeply to check")
+            return False
         for _name, message, hint in problems:
             self.diagnostics.add(path, RULE, message, hint)
         return not problems

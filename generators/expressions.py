@@ -48,6 +48,9 @@ def _parse_cached(text: str, dialect: str) -> exp.Expr:
     except (ParseError, TokenError) as err:
         detail = _first_error(err)
         raise ExpressionError("invalid-expression", f"cannot parse {text!r}: {detail}") from None
+    except RecursionError:
+        raise ExpressionError("invalid-expression", f"{text[:40]!r}... is nested too deeply to parse",
+                              "split it into steps (a derive step, then a filter)") from None
     if len(nodes) != 1:
         raise ExpressionError(
             "forbidden-expression", "one expression only: ';' and several statements are not allowed"

@@ -111,3 +111,15 @@ def test_a_bomb_in_a_sql_task_is_a_located_error(compile_config: Callable[..., C
     })
     assert [(d.path, d.rule) for d in result.errors] == [("sql", "template-error")]
     assert "too large" in result.errors[0].message
+
+
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_deeply_nested_expressions_are_located_errors(compile_config: Callable[..., CompiledTask],
+                                                      depth: int) -> None:
+    nested = "(" * depth + "1" + ")" * depth
+    result = compile_config({"name": "f", "kind": "sync", "source": "app.events", "filter": f"user_id = {nested}",
+                             "target": {"table": "mart.event_log", "write_mode": "append"}})
+    assert [(d.path, d.rule) for d in result.errors] == [("filter", "invalid-expression")]
+    sql = compile_config({"name": "s", "kind": "sql", "target": {"table": "mart.event_log"},
+                          "sql": f"SELECT {nested} AS x FROM {{{{ ref('app.events') }}}}"})
+    assert [(d.path, d.rule) for d in sql.errors] == [("sql", "invalid-expression")]

@@ -204,3 +204,16 @@ def test_a_file_uri_dev_binding_runs_without_strays(site: Site) -> None:
     assert fingerprint(site.root / "prod") == before
     rows = pq.read_table(target).num_rows
     assert rows == 6
+
+
+@pytest.mark.parametrize("call", ["reflect('org.apache.hadoop.fs.FileUtil', 'symLink', '/etc/passwd', '{link}')",
+                                  "java_method('org.apache.hadoop.fs.FileUtil', 'symLink', '/etc/passwd', '{link}')"])
+def test_a_preview_cannot_run_java(site: Site, tmp_path: Path, call: str) -> None:
+    """The issue's preview: one click on a filter that would create a symlink through Java."""
+    site.store.register(site.spec(str(site.root / "dev" / "mart" / "users_copy")))
+    link = tmp_path / "pwned"
+    task, _ = parse_task({**TASK, "filter": f"{call.format(link=link)} IS NULL"})
+    result = runs.preview(Compiler(site.store), task, env="dev", logical_date=DAY)
+    assert result.status == "invalid"
+    assert errors(result) == [("filter", "forbidden-function")]
+    assert not os.path.lexists(link)

@@ -130,3 +130,27 @@ def test_ui_command_runs_streamlit_with_the_home(tmp_path: Path, monkeypatch: py
     assert command[1:5] == ["-m", "streamlit", "run", str(APP_FILE)]
     assert command[5:] == ["--server.port", "8501", "--server.headless", "true"]
     assert ui_environment()["FORMCAST_HOME"] == str(tmp_path.resolve())
+
+
+@pytest.mark.parametrize("bomb", ["{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+                                  "{{ 'x' * 10**8 }}", "{{ range(10**9) }}"])
+def test_a_template_bomb_typed_in_the_editor_comes_back_fast_as_an_error(app: Any, bomb: str) -> None:
+    """The editor compiles as you type: a bomb in a filter is an error at the field, within seconds."""
+    import time
+
+    doc = {**example("clean_events"), "filter": f"event = '{bomb}'"}
+    started = time.perf_counter()
+    open_doc(app, doc)
+    assert time.perf_counter() - started < 20  # the app's whole rerun; the render itself stops within 1 s
+    assert not app.exception
+    problems = app.session_state["editor_diagnostics"]
+    assert [(path, severity) for path, severity, _ in problems if severity == "error"] == [("filter", "error")]
+    assert problems[0][2].startswith(("template stopped", "template error"))
+
+
+def test_reflect_typed_in_the_editor_is_refused_at_the_field(app: Any) -> None:
+    doc = {**example("clean_events"), "filter": "reflect('java.lang.System', 'getProperty', 'user.name') = 'root'"}
+    open_doc(app, doc)
+    assert not app.exception
+    assert [(p, m) for p, s, m in app.session_state["editor_diagnostics"] if s == "error"] == [
+        ("filter", "reflect() is not allowed: it calls any Java method")]
