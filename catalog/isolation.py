@@ -48,6 +48,7 @@ from catalog.spec import (
 )
 
 PROD = "prod"
+SHOWN_CONFLICTS = 3  # per binding, in a registration error
 Kind = Literal["path", "database", "catalog", "topic"]
 Relation = Literal["equal", "inside", "contains"]
 
@@ -436,12 +437,16 @@ def registration_problems(new: Sequence[TableSpec], existing: Mapping[str, Table
     prod = ProdIndex(prod_locations(merged.values()))
     for i, spec in enumerate(new):
         for owned in spec_locations(spec, prod=False):
-            for conflict in prod.conflicts(owned.location):
-                if conflict.relation == "equal" and conflict.prod.table == spec.name:
-                    continue
+            found = [c for c in prod.conflicts(owned.location)
+                     if not (c.relation == "equal" and c.prod.table == spec.name)]
+            found.sort(key=lambda c: c.prod.table)
+            for conflict in found[:SHOWN_CONFLICTS]:
                 problems.append(Problem(f"{prefix(i)}bindings.{owned.engine}.{owned.env}",
                                         conflict.describe(f"the {owned.env} location") +
                                         f": give {spec.name} a {owned.env} location outside every prod tree"))
+            if len(found) > SHOWN_CONFLICTS:
+                problems.append(Problem(f"{prefix(i)}bindings.{owned.engine}.{owned.env}",
+                                        f"... and {len(found) - SHOWN_CONFLICTS} more prod location(s)"))
     new_prod = ProdIndex(prod_locations(new))
     for spec in existing.values():
         if spec.name in index:
