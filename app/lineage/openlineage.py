@@ -39,7 +39,7 @@ TRANSFORMATIONS = {
     "joined_on": ("INDIRECT", "JOIN"),
 }
 JOB_NAMESPACE = "formcast"
-_RUN_STATUS_EVENTS = {"succeeded": "COMPLETE", "failed": "FAIL", "cancelled": "ABORT"}
+_RUN_STATUS_EVENTS = {"succeeded": "COMPLETE", "failed": "FAIL", "cancelled": "ABORT", "lost": "FAIL"}
 
 
 def dataset_namespace(env: str) -> str:
