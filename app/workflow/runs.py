@@ -13,7 +13,8 @@ from datetime import date
 from typing import Any
 
 from app.runners import spark as spark_runner
-from app.workflow import staging
+from app.security.identity import Principal
+from app.workflow import access, staging
 from catalog.spec import DatagenBinding, FileBinding, KafkaBinding
 from generators.compile import CompiledTask, Compiler, config_hash
 from generators.diagnostics import Diagnostic
@@ -41,16 +42,19 @@ def _log(result: RunResult, emit: Callable[[str], None] | None, message: str) ->
         emit(message)
 
 
-def preview(compiler: Compiler, task: Task, *, env: str = "dev", logical_date: date | None = None,
-            limit: int = 20, emit: Callable[[str], None] | None = None, engine: str | None = None,
-            mode: str = "batch") -> RunResult:
-    """Run the task's query on a sample and return rows; never writes anything."""
+def preview(compiler: Compiler, task: Task, *, principal: Principal, env: str = "dev",
+            logical_date: date | None = None, limit: int = 20, emit: Callable[[str], None] | None = None,
+            engine: str | None = None, mode: str = "batch") -> RunResult:
+    """Run the task's query on a sample and return rows; never writes anything.
+
+    Needs `read` on every source in `env` (app.security.policy.AccessDenied otherwise)."""
     result = RunResult(run_id=uuid.uuid4().hex[:12], status="invalid")
     compiled = compiler.compile(task, engine=engine, env=env, logical_date=logical_date, mode=mode, preview=True)
     result.diagnostics = compiled.diagnostics
     if not compiled.ok:
         result.error = "the task is invalid"
         return result
+    access.check_read(compiler.catalog, principal, task, compiled)
     if compiled.engine == "flink":
         return _preview_flink(compiled, result, limit, emit)
     started = time.perf_counter()
@@ -73,18 +77,24 @@ def _create_source_views(compiled: CompiledTask, result: RunResult, emit: Callab
     _log(result, emit, f"created {len(compiled.sources)} source view(s)")
 
 
-def run(compiler: Compiler, task: Task, store: Any, *, env: str = "dev", logical_date: date | None = None,
-        preview_rows: int = 0, emit: Callable[[str], None] | None = None, engine: str | None = None,
-        mode: str = "batch") -> RunResult:
-    """Execute a task end to end and record it in the catalog database's run history."""
+def run(compiler: Compiler, task: Task, store: Any, *, principal: Principal, env: str = "dev",
+        logical_date: date | None = None, preview_rows: int = 0, emit: Callable[[str], None] | None = None,
+        engine: str | None = None, mode: str = "batch") -> RunResult:
+    """Execute a task end to end as `principal` and record it in the run history and the audit log.
+
+    Authorized first (`access.check_run`): a denial raises app.security.policy.AccessDenied before anything
+    is written or recorded as a run."""
     result = RunResult(run_id="", status="invalid")
     plain = compiler.compile(task, engine=engine, env=env, logical_date=logical_date, mode=mode)
     result.diagnostics = plain.diagnostics
     if not plain.ok or plain.target is None:
         result.error = "the task is invalid"
         return result
+    access.check_run(store, principal, task, plain)
     if plain.engine == "flink":
-        return _run_flink(compiler, task, store, plain, result, preview_rows, emit)
+        result = _run_flink(compiler, task, store, plain, result, preview_rows, emit)
+        access.record_run(store, principal, task, env, result)
+        return result
     run_id = store.start_run(task.name, config_hash(task), plain.engine, env, plain.logical_date, task.target.table)
     result.run_id = run_id
     compiled, stage_dir = _staged(compiler, task, plain, run_id, env, logical_date)
@@ -120,6 +130,7 @@ def run(compiler: Compiler, task: Task, store: Any, *, env: str = "dev", logical
             result.status, result.error = "failed", result.error or "interrupted"
         _finish(store, run_id, result, {"seconds": round(result.seconds, 3), "statements": len(statements)})
     emit_openlineage(store, run_id, plain)
+    access.record_run(store, principal, task, env, result)
     return result
 
 

@@ -76,7 +76,10 @@ else:
 deadline_ok = not deadline or (len(deadline) == 5 and deadline[2] == ":" and deadline.replace(":", "").isdigit())
 if not deadline_ok:
     st.error("The SLA deadline is HH:MM, e.g. 08:00")
-if st.button("Apply to the task and save", key="sched_save", type="primary", disabled=not (valid_cron and deadline_ok)):
+if not state.can("edit"):
+    st.caption(f"You are a {state.me().role}: schedules are changed by developers, approvers and admins.")
+elif st.button("Apply to the task and save", key="sched_save", type="primary",
+               disabled=not (valid_cron and deadline_ok)):
     new_doc = dict(doc)
     new_doc.pop("schedule", None)
     new_doc.pop("sla", None)
