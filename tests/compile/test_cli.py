@@ -18,6 +18,7 @@ from app.cli.main import main
 from catalog.spec import TableSpec
 from catalog.store import Catalog
 from generators.tasks import KINDS
+from tests.accounts import admin, token
 
 HERE = Path(__file__).parent
 CASES = HERE / "cases"
@@ -41,7 +42,9 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table_specs: list[T
     monkeypatch.chdir(tmp_path)
     with Catalog.open(url) as store:
         store.register_many(table_specs)
-    yield {**os.environ, "FORMCAST_HOME": str(home), "FORMCAST_DB_URL": url}
+        signed = token(store, admin(store))
+    monkeypatch.setenv("FORMCAST_TOKEN", signed)  # commands act as the catalog's admin
+    yield {**os.environ, "FORMCAST_HOME": str(home), "FORMCAST_DB_URL": url, "FORMCAST_TOKEN": signed}
 
 
 @pytest.fixture
