@@ -55,3 +55,13 @@ def ensure_account(catalog: Any, name: str, role: str, grants: tuple[tuple[str, 
 def token(catalog: Any, actor: Principal, name: str | None = None) -> str:
     """A fresh API token (its text) for `name` (default: the actor itself)."""
     return accounts.create_token(catalog, actor, name or actor.name, label="test").secret
+
+
+def session(catalog: Any, name: str) -> str:
+    """A UI sign-in session token for an existing account (what the sign-in page stores in session state)."""
+    from catalog.db import engine_of, transaction
+
+    found = accounts.account(catalog, name)
+    assert found is not None, name
+    with transaction(engine_of(catalog), write=True) as conn:
+        return identity.issue(conn, found, "session", "test session", identity.lifetime("session")).secret
