@@ -241,14 +241,13 @@ def resolve(conn: Connection, text: str, *, kinds: tuple[str, ...] = TOKEN_KINDS
         raise AuthenticationError(f"token {token_id} is not known to this catalog")
     if row.kind not in kinds:
         raise AuthenticationError(f"token {token_id} is a {row.kind} token, not usable here")
-    now = utcnow()
-    if row.revoked_at is not None:
-        raise AuthenticationError(f"token {token_id} was revoked at {row.revoked_at:%Y-%m-%d %H:%M} UTC")
-    if row.expires_at <= now:
-        raise AuthenticationError(f"token {token_id} expired at {row.expires_at:%Y-%m-%d %H:%M} UTC")
     account = find_by_id(conn, row.account_id)
     if account is None or account.disabled:
         raise AuthenticationError(f"token {token_id} belongs to a disabled account")
+    if row.revoked_at is not None:
+        raise AuthenticationError(f"token {token_id} was revoked at {row.revoked_at:%Y-%m-%d %H:%M} UTC")
+    if row.expires_at <= utcnow():
+        raise AuthenticationError(f"token {token_id} expired at {row.expires_at:%Y-%m-%d %H:%M} UTC")
     via = "session" if row.kind == "session" else "token"
     return Principal(account.id, account.name, account.role, account.kind, via, token_id)
 

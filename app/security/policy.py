@@ -115,6 +115,11 @@ class Decision:
         return "; ".join(parts)
 
 
+def article(role: str) -> str:
+    """'an operator', 'a viewer'."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role}"
+
+
 def is_protected(env: str) -> bool:
     return env not in DEV_ENVS
 
@@ -147,7 +152,7 @@ def check_grant(account: Account, privilege: str, namespace: str, table: str, en
     allowed = ROLE_PRIVILEGES[account.role]
     if privilege not in allowed:
         holders = [r for r in ROLES if privilege in ROLE_PRIVILEGES[r] and r != "admin"]
-        raise IdentityError(f"{account.name} is a {account.role}, which may hold {', '.join(sorted(allowed))}: "
+        raise IdentityError(f"{account.name} is {article(account.role)}, which may hold {', '.join(sorted(allowed))}: "
                             f"{privilege} needs the role {' or '.join(holders)} (formcast user role "
                             f"{account.name} {holders[-1]})")
     if privilege == "write" and (env == ANY or is_protected(env)):
@@ -263,13 +268,14 @@ def _decide(conn: Connection, principal: Principal | None, action: str, resource
         if "write" in held:
             return Decision(True, name, action, target, env, f"{role} may edit")
         return Decision(False, name, action, target, env,
-                        f"{name} is a {role}: editing tasks needs the developer, approver or admin role")
+                        f"{name} is {article(role)}: editing tasks needs the developer, approver or admin role")
     if resource is None:  # "could this account ever do it?" (starting the scheduler, showing a control)
         privilege = _ROLE_LEVEL.get(action, action)
         if privilege in held:
             return Decision(True, name, action, target, env, f"a {role} may {action}")
         holders = " or ".join(r for r in ROLES if privilege in ROLE_PRIVILEGES[r])
-        return Decision(False, name, action, target, env, f"{name} is a {role}: {action} needs the {holders} role "
+        return Decision(False, name, action, target, env,
+                        f"{name} is {article(role)}: {action} needs the {holders} role "
                         f"({', '.join(admins(conn)) or 'an admin'} can change it: formcast user role {name} ROLE)")
     if env is None:
         raise ValueError(f"action {action!r} on {resource} needs an env")
@@ -283,7 +289,7 @@ def _decide(conn: Connection, principal: Principal | None, action: str, resource
         if privilege not in held:
             holders = " or ".join(r for r in ROLES if privilege in ROLE_PRIVILEGES[r])
             return Decision(False, name, action, target, env,
-                            f"{name} is a {role}: {what} needs the {holders} role "
+                            f"{name} is {article(role)}: {what} needs the {holders} role "
                             f"({', '.join(admins(conn)) or 'an admin'} can change it: formcast user role {name} ROLE)")
         if granted(privilege, scope_env):
             return Decision(True, name, action, target, env, f"{privilege} granted on {resource} in {scope_env}")
