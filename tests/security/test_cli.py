@@ -198,3 +198,25 @@ def test_an_operator_runs_the_deployed_version_in_prod(shell: Shell, tokens: dic
         assert (record.env, record.status) == ("prod", "succeeded") and record.rows_written
     (entry,) = [e for e in _audit(shell, "--action", "run") if e["outcome"] == "ok"]
     assert (entry["actor"], entry["env"], entry["target"]) == ("oscar", "prod", "task video_plays")
+
+
+def test_defining_tables_and_indexing_lineage_need_their_grants(shell: Shell, tokens: dict[str, str],
+                                                                 tmp_path: Path) -> None:
+    spec = tmp_path / "tables.yaml"
+    spec.write_text(
+        "tables:\n"
+        "  - name: shop.returns\n"
+        "    columns: [{name: order_id, type: bigint}]\n"
+        "    bindings:\n"
+        f"      spark: {{dev: {{kind: file, path: {tmp_path}/dev/returns, format: parquet}},\n"
+        f"              prod: {{kind: file, path: {tmp_path}/prod/returns, format: parquet}}}}\n")
+    viewer = shell("catalog", "add", str(spec), token=tokens["vera"])
+    assert viewer.exit_code == 1 and "vera is a viewer" in viewer.stderr
+    developer = shell("catalog", "add", str(spec), token=tokens["alice"])  # alice writes mart only
+    assert developer.exit_code == 1 and "missing grant: write on shop.* in dev" in developer.stderr
+    show = shell("catalog", "show", "shop.returns", token=tokens["alice"])
+    assert show.exit_code == 1 and "not in the catalog" in show.stderr  # nothing was registered
+    assert shell("catalog", "add", str(spec)).exit_code == 0  # the admin may
+    index = shell("lineage", "--index", str(ROOT / "examples"), token=tokens["vera"])
+    assert index.exit_code == 1 and "editing tasks needs the developer" in index.stderr
+    assert shell("lineage", "mart.video_plays", token=tokens["vera"]).exit_code == 0  # reading it is fine
