@@ -162,3 +162,45 @@ def test_cli_workflow_and_exit_codes(demo_home: Path, tmp_path: Path) -> None:
 def test_load_example_files_parse() -> None:
     task, problems = load_task_file(ROOT / "examples" / "top_videos.json")
     assert task is not None and not problems
+
+
+def test_a_second_writer_of_a_table_waits_for_its_owner(store) -> None:
+    first = _deploy(store, _task("users_copy"))  # P3, writes mart.users_copy
+    assert first.status == "approved"
+    second = _deploy(store, _task("users_upsert"))  # writes mart.users_copy too
+    assert second.status == "pending"
+    review = versions.review(store, versions.propose(Compiler(store), _task("users_upsert")))
+    assert review.conflicts == ["mart.users_copy is already written by the deployed task users_copy: a table has "
+                                "one writing task"]
+    with pytest.raises(AccessDenied, match="author of this version"):
+        versions.approve(store, "users_upsert", 1, as_principal(store, "alice"))
+    # the table's owner (crm-data) is a team, not an account: an approver with `approve` on it decides
+    assert versions.approve(store, "users_upsert", 1, as_principal(store, "bob")).approved_by == "bob"
+
+
+def test_a_p3_writer_of_a_p0_input_needs_the_owner_account(store) -> None:
+    ensure_account(store, "content-data", "approver")  # mart.video_plays' owner, as an account
+    top = _deploy(store, _task("top_videos", priority="P0"))  # reads mart.video_plays
+    versions.approve(store, "top_videos", top.version, as_principal(store, "bob"))
+    plays = _deploy(store, _task("video_plays", priority="P3"))
+    assert plays.status == "pending"
+    with pytest.raises(AccessDenied, match=r"mart\.video_plays belongs to content-data"):
+        versions.approve(store, "video_plays", plays.version, as_principal(store, "bob"))
+    approved = versions.approve(store, "video_plays", plays.version, as_principal(store, "content-data"))
+    assert approved.approved_by == "content-data" and versions.deployed(store, "video_plays").version == 1
+
+
+def test_rolling_back_a_p1_task_waits_for_another_account(store) -> None:
+    v1 = _deploy(store, _task("daily_active_users"))  # P1
+    versions.approve(store, "daily_active_users", v1.version, as_principal(store, "bob"))
+    v2 = _deploy(store, _task("daily_active_users", description="second"))
+    versions.approve(store, "daily_active_users", v2.version, as_principal(store, "bob"))
+    back = versions.rollback(store, "daily_active_users", 1, as_principal(store, "alice"))
+    assert (back.version, back.status, back.rollback_of) == (3, "pending", 1)
+    assert versions.deployed(store, "daily_active_users").version == 2  # nothing moved yet
+    with pytest.raises(AccessDenied, match="author of this version"):
+        versions.approve(store, "daily_active_users", 3, as_principal(store, "alice"))
+    versions.approve(store, "daily_active_users", 3, as_principal(store, "bob"))
+    assert versions.deployed(store, "daily_active_users").version == 3
+    with pytest.raises(AccessDenied, match="vera"):
+        versions.rollback(store, "daily_active_users", 1, ensure_account(store, "vera", "viewer"))
