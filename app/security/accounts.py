@@ -143,16 +143,18 @@ def set_password(catalog: Any, actor: Principal, name: str, new: str | None = No
         policy.require(catalog, actor, "administer", audit_action="account.password", audit_target=f"account {name}")
     secret = new if new is not None else passwords.generate()
     passwords.check_strength(secret, name)
-    with _write(catalog) as conn:
+    with transaction(engine_of(catalog)) as conn:
         target = _existing(conn, name)
-        if target.kind == "service":
-            raise IdentityError(f"{name} is a service account: it signs in with tokens only")
-        if own and not passwords.verify(identity.password_hash(conn, target.id), current or ""):
-            audit.record(conn, actor, "account.password", f"account {name}", outcome="denied",
-                         detail="the current password did not match")
-            raise AuthenticationError("the current password does not match")
-        identity.update_account(conn, target.id, password_hash=passwords.hash_password(secret),
-                                password_changed_at=utcnow())
+        stored = identity.password_hash(conn, target.id)
+    if target.kind == "service":
+        raise IdentityError(f"{name} is a service account: it signs in with tokens only")
+    if own and not passwords.verify(stored, current or ""):  # the slow check runs outside any write lock
+        audit.record(catalog, actor, "account.password", f"account {name}", outcome="denied",
+                     detail="the current password did not match")
+        raise AuthenticationError("the current password does not match")
+    hashed = passwords.hash_password(secret)
+    with _write(catalog) as conn:
+        identity.update_account(conn, target.id, password_hash=hashed, password_changed_at=utcnow())
         for token in identity.list_tokens(conn, name, kinds=("session", "login")):
             if token.revoked_at is None and token.token_id != actor.token_id:
                 identity.revoke(conn, token.token_id, actor.name)

@@ -129,6 +129,7 @@ def test_changing_a_password_needs_the_current_one_and_ends_other_sessions(catal
     _, other = accounts.sign_in(catalog, "alice", PASSWORD, where="elsewhere")
     with pytest.raises(AuthenticationError, match="current password"):
         accounts.set_password(catalog, me, "alice", "a-new-password-1", current="wrong")
+    assert audit.entries(catalog, action="account.password")[0].outcome == "denied"  # recorded, not rolled back
     accounts.set_password(catalog, me, "alice", "a-new-password-1", current=PASSWORD)
     assert accounts.resume_session(catalog, other.secret, where="test") is None
     assert accounts.sign_in(catalog, "alice", "a-new-password-1", where="test")[0].name == "alice"

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import streamlit as st
 
+from app.security.policy import article
 from app.ui import state
 from app.workflow.task_store import ConflictError, InvalidTaskError, TaskStoreError
 from generators.tasks import KINDS
@@ -58,7 +59,7 @@ if editable:
             except (ConflictError, TaskStoreError) as err:
                 st.error(str(err))
 else:
-    st.caption(f"You are a {state.me().role}: you can open and export tasks, not create, change or delete them.")
+    st.caption(f"You are {article(state.me().role)}: you can open and export tasks, not create, change or delete them.")
 
 st.subheader("Saved tasks")
 entries = store.list()
