@@ -295,6 +295,12 @@ def sign_out() -> None:
         accounts.sign_out(catalog(), found)
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+    try:
+        single_sign_on = st.user.get("is_logged_in") is True
+    except Exception:  # no auth configured
+        single_sign_on = False
+    if single_sign_on:
+        st.logout()  # else the identity provider's cookie would sign this browser straight back in
 
 
 def logical_date() -> date:

@@ -149,3 +149,17 @@ def test_credentials_file_is_private_and_refused_when_others_can_read_it(tmp_pat
     path.write_text("{not json")
     with pytest.raises(credentials.CredentialsError, match="not readable JSON"):
         credentials.load("sqlite:////x/catalog.db")
+
+
+def test_single_sign_on_maps_the_providers_email_to_an_existing_account_only(catalog: Catalog) -> None:
+    boss = admin(catalog)
+    accounts.add(catalog, boss, "dora", "developer", email="Dora@Example.com")
+    principal, session = accounts.sign_in_oidc(catalog, "dora@example.com", where="ui 10.0.0.7")
+    assert (principal.name, principal.via) == ("dora", "oidc")
+    assert accounts.resume_session(catalog, session.secret, where="ui").name == "dora"
+    with pytest.raises(AuthenticationError, match=r"no enabled Formcast account has the email eve@example\.com"):
+        accounts.sign_in_oidc(catalog, "eve@example.com", where="ui 10.0.0.8")
+    with pytest.raises(IdentityError, match="already belongs to another account"):
+        accounts.add(catalog, boss, "dora2", "viewer", email="dora@example.com")
+    (refused,) = audit.entries(catalog, action="sign-in", outcome="denied")
+    assert refused.origin == "ui 10.0.0.8"
