@@ -11,6 +11,7 @@ from typing import Any
 
 from app.security import audit, policy
 from app.security.identity import Principal
+from app.workflow.versions import is_approved_config
 from generators.compile import CompiledTask, config_hash
 from generators.tasks import Task
 
@@ -29,8 +30,6 @@ def check_read(catalog: Any, principal: Principal | None, task: Task, compiled: 
 def check_run(catalog: Any, principal: Principal | None, task: Task, compiled: CompiledTask) -> None:
     """A run that writes: `read` on its sources, and `write` on its target in the env (in a protected env
     only an approved version's config, by an account that may operate there)."""
-    from app.workflow.versions import is_approved_config
-
     digest = config_hash(task)
     check_read(catalog, principal, task, compiled, action="run")
     env = compiled.env
