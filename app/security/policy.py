@@ -20,9 +20,10 @@ resource, the question is "may this role ever do it" (starting the scheduler, sh
 * `view`       any enabled account (metadata, lineage, versions, run history)
 * `edit`       a role that writes (developer, approver, admin): saving drafts, indexing lineage
 * `read`       `read` on the resource in env: compile, validate, preview, review (per source table)
-* `write`      a run writing the resource in env. In `dev`: `write`. In any other (protected)
-               environment: only a deployed (approved) config, and `operate` there. Nobody, admin
-               included, writes prod from an undeployed config.
+* `write`      a run writing the resource in env. In `dev`: `write` (or, for a deployed config,
+               `operate`: a scheduler running in dev). In any other (protected) environment: only a
+               deployed (approved) config, and `operate` there. Nobody, admin included, writes prod
+               from an undeployed config.
 * `deploy`     `deploy` on the target in env (prod): store a version, roll back
 * `approve`    the approver or admin role, `approve` on the target in env, and not the version's
                author (compared by account). Where the table's owner must approve (`owner=`), and
@@ -299,6 +300,8 @@ def _decide(conn: Connection, principal: Principal | None, action: str, resource
         return needs("read", env, f"read {where}")
     if action == "write":
         if not is_protected(env):
+            if deployed and "operate" in held and granted("operate", env):  # the scheduler running in dev
+                return Decision(True, name, action, target, env, f"operate granted on {resource} in {env}")
             return needs("write", env, f"write {where}")
         if not deployed:
             return Decision(False, name, action, target, env,

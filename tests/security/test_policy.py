@@ -62,6 +62,7 @@ def test_writing_a_protected_env_needs_a_deployed_config_and_operate_even_for_ad
     refused = authorize(catalog, alice, "write", "mart.dau", "prod", deployed=True)
     assert not refused and "alice is a developer: run deployed versions" in refused.reason
     assert not authorize(catalog, oscar, "write", "mart.dau", "dev")  # an operator writes dev only through operate
+    assert authorize(catalog, oscar, "write", "mart.dau", "dev", deployed=True)  # e.g. a scheduler run in dev
     refused = authorize(catalog, oscar, "write", "mart.dau", "dev", deployed=False)
     assert refused.reason.startswith("oscar is an operator")
 
