@@ -5,7 +5,7 @@ Alembic's autogenerate (`migrations/env.py`) and the migration test compare agai
 
 from __future__ import annotations
 
-from catalog import models, scheduling  # noqa: F401 - imported for the tables they declare
+from catalog import models, scheduling, security  # noqa: F401 - imported for the tables they declare
 from catalog.base import Base
 
 metadata = Base.metadata

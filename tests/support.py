@@ -163,11 +163,12 @@ class Warehouse:
     out: Path
     store: Catalog
     compiler: Compiler
+    principal: Any = None  # who runs: a developer of this catalog (tests/accounts.py)
 
     def run(self, config: dict[str, Any], day: date = DAY1, **kwargs: Any) -> runs.RunResult:
         task, problems = parse_task(config)
         assert task is not None, problems
-        result = runs.run(self.compiler, task, self.store, logical_date=day, **kwargs)
+        result = runs.run(self.compiler, task, self.store, principal=self.principal, logical_date=day, **kwargs)
         assert result.status == "succeeded", (result.error, [str(d) for d in result.diagnostics])
         return result
 

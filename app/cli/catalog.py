@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from app.cli.common import EXIT_INVALID, open_catalog
+from app.cli.common import EXIT_INVALID, open_catalog, signed_in
 
 
 @click.group("catalog")
@@ -19,13 +19,14 @@ def catalog_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 def catalog_add(file: str) -> None:
     """Register the tables defined in a JSON or YAML FILE."""
+    from app.workflow import access
     from catalog.errors import CatalogError
     from catalog.loader import load_table_specs
 
     try:
         specs = load_table_specs(file)
         with open_catalog() as store:
-            store.register_many(specs)
+            access.register_tables(store, signed_in(store), specs)
     except CatalogError as err:
         click.echo(str(err), err=True)
         sys.exit(EXIT_INVALID)
@@ -38,13 +39,14 @@ def catalog_add(file: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "json"]), default=None)
 def catalog_infer(path: str, name: str, fmt: str | None) -> None:
     """Infer a table's schema from a data file or folder at PATH and register it."""
+    from app.workflow import access
     from catalog.errors import CatalogError
     from catalog.infer import infer_table
 
     try:
         spec = infer_table(path, name, format=fmt)
         with open_catalog() as store:
-            store.register(spec)
+            access.register_tables(store, signed_in(store), [spec])
     except CatalogError as err:
         click.echo(str(err), err=True)
         sys.exit(EXIT_INVALID)
@@ -58,6 +60,7 @@ def catalog_infer(path: str, name: str, fmt: str | None) -> None:
 @click.option("--namespace", default=None, help="Logical namespace (default: the schema or database name).")
 def catalog_reflect(url: str, db_schema: str | None, namespace: str | None) -> None:
     """Register every table of the database at URL (any SQLAlchemy URL)."""
+    from app.workflow import access
     from catalog.errors import CatalogError
     from catalog.reflect import reflect_database
 
@@ -65,7 +68,7 @@ def catalog_reflect(url: str, db_schema: str | None, namespace: str | None) -> N
         specs = reflect_database(url, schema=db_schema, namespace=namespace)
         specs = specs[0] if isinstance(specs, tuple) else specs
         with open_catalog() as store:
-            store.register_many(specs)
+            access.register_tables(store, signed_in(store), specs)
     except CatalogError as err:
         click.echo(str(err), err=True)
         sys.exit(EXIT_INVALID)
@@ -78,6 +81,7 @@ def catalog_reflect(url: str, db_schema: str | None, namespace: str | None) -> N
 def catalog_list(namespace: str | None, search: str | None) -> None:
     """List registered tables."""
     with open_catalog() as store:
+        signed_in(store)
         for spec in store.list_tables(namespace=namespace, search=search):
             envs = sorted({f"{e}/{v}" for e, envs in spec.bindings.items() for v in envs})
             click.echo(f"{spec.name:<36} {len(spec.columns):>3} cols  {' '.join(envs)}")
@@ -88,6 +92,7 @@ def catalog_list(namespace: str | None, search: str | None) -> None:
 def catalog_show(name: str) -> None:
     """Show one table's definition as JSON."""
     with open_catalog() as store:
+        signed_in(store)
         spec = store.get_table(name)
         if spec is None:
             from generators.expressions import suggest

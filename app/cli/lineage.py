@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from app.cli.common import open_catalog
+from app.cli.common import open_catalog, signed_in
 from app.lineage.dot import lineage_dot
 from catalog.lineage import LineageEdge, Walk
 
@@ -47,8 +47,12 @@ def lineage_command(name: str | None, direction: str | None, depth: int | None, 
 
     A bare task name shows that task's stored lineage; no NAME lists the indexed tasks.
     """
+    from app.security import policy
+
     with open_catalog() as store:
+        principal = signed_in(store)
         if index_paths:
+            policy.require(store, principal, "edit", audit_action="lineage.index", audit_target="lineage index")
             _index(store, index_paths, env, quiet=fmt != "text" and name is not None)
         if name is None:
             if not index_paths:
@@ -175,7 +179,12 @@ def diff_command(task_file: str, fmt: str, acknowledge: bool, save: bool, env: s
     if task is None:
         click.echo(f"{task_file}: the task config is invalid\n{format_diagnostics(problems)}", err=True)
         sys.exit(EXIT_BLOCKED)
+    from app.security import policy
+
     with open_catalog() as store:
+        principal = signed_in(store)
+        if save:
+            policy.require(store, principal, "edit", audit_action="lineage.index", audit_target=f"task {task.name}")
         compiled = Compiler(store).compile(task, env=env)
         if not compiled.ok:
             click.echo(f"{task_file}: does not compile\n{format_diagnostics(compiled.errors)}", err=True)

@@ -12,7 +12,16 @@ from typing import Any
 
 import click
 
-from app.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, load_task_or_exit, open_catalog
+from app.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    SecureGroup,
+    cli_origin,
+    load_task_or_exit,
+    open_catalog,
+    signed_in,
+)
 from generators.diagnostics import Diagnostic, format_diagnostics
 
 
@@ -64,10 +73,12 @@ def _print_diagnostics(items: list[Diagnostic]) -> None:
         click.echo(format_diagnostics(items), err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SecureGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="formcast")
 def main() -> None:
-    """Formcast: data tasks as forms, compiled to optimized Spark SQL, run and scheduled."""
+    """Formcast: data tasks as forms, compiled to optimized Spark SQL, run and scheduled.
+
+    Commands act as the signed-in account: `formcast login` (or FORMCAST_TOKEN); `formcast whoami`."""
 
 
 # --- schema -------------------------------------------------------------------------------------
@@ -102,6 +113,7 @@ def schema(kind: str | None) -> None:
 def validate(task_file: str, fmt: str, deep: bool, engine: str | None, mode: str, env: str,
              logical_date: str | None) -> None:
     """Check a task config against its schema and the catalog; report every problem with its field."""
+    from app.workflow import access
     from generators.compile import Compiler
     from generators.loading import load_task_file
 
@@ -111,8 +123,11 @@ def validate(task_file: str, fmt: str, deep: bool, engine: str | None, mode: str
         with open_catalog() as store:
             if mode == "streaming" and (engine or task.engine) != "flink":
                 raise click.UsageError("--mode streaming is for flink: add --engine flink")
+            principal = signed_in(store)
             compiled = Compiler(store).compile(task, engine=engine, env=env, logical_date=_parse_date(logical_date),
                                                mode=mode)
+            if compiled.ok:
+                access.check_read(store, principal, task, compiled, action="compile")
             items = list(compiled.diagnostics)
             if deep and compiled.ok:
                 from app.workflow.deep import analyze
@@ -138,13 +153,17 @@ def validate(task_file: str, fmt: str, deep: bool, engine: str | None, mode: str
 @click.option("--no-optimize", is_flag=True, help="Emit the SQL as templated, without sqlglot's optimizer.")
 def compile_command(task_file: str, engine: str | None, env: str, logical_date: str | None, no_optimize: bool
                     ) -> None:
-    """Print the complete SQL script for a task on stdout."""
+    """Print the complete SQL script for a task on stdout (needs read on its sources in --env)."""
+    from app.workflow import access
     from generators.compile import Compiler
 
     task = load_task_or_exit(task_file)
     with open_catalog() as store:
+        principal = signed_in(store)
         compiled = Compiler(store).compile(task, engine=engine, env=env, logical_date=_parse_date(logical_date),
                                            optimize=not no_optimize)
+        if compiled.ok:
+            access.check_read(store, principal, task, compiled, action="compile")
     _print_diagnostics(compiled.diagnostics)
     if not compiled.ok:
         sys.exit(EXIT_INVALID)
@@ -165,7 +184,10 @@ def compile_command(task_file: str, engine: str | None, env: str, logical_date: 
 @click.option("--dry-run", is_flag=True, help="Preview the result on the engine without writing anything.")
 def run(task_file: str, engine: str | None, mode: str, env: str, logical_date: str | None, preview_rows: int,
         dry_run: bool) -> None:
-    """Run a task on Spark (local[*] or FORMCAST_SPARK_MASTER) or Flink (local, or FORMCAST_FLINK_REMOTE)."""
+    """Run a task on Spark (local[*] or FORMCAST_SPARK_MASTER) or Flink (local, or FORMCAST_FLINK_REMOTE).
+
+    Writing dev needs write on the target; a protected env (prod) is written only from a deployed version's
+    config, by an account that may operate there (an operator, the scheduler's service account)."""
     from app.workflow import runs
     from generators.compile import Compiler
 
@@ -175,13 +197,14 @@ def run(task_file: str, engine: str | None, mode: str, env: str, logical_date: s
         raise click.UsageError("--mode streaming runs on flink: add --engine flink")
     emit = lambda line: click.echo(line, err=True)  # noqa: E731 - progress goes to stderr
     with open_catalog() as store:
+        principal = signed_in(store)
         compiler = Compiler(store)
         if dry_run:
-            result = runs.preview(compiler, task, env=env, logical_date=day, limit=preview_rows or 20, emit=emit,
-                                  engine=engine, mode=mode)
+            result = runs.preview(compiler, task, principal=principal, env=env, logical_date=day,
+                                  limit=preview_rows or 20, emit=emit, engine=engine, mode=mode)
         else:
-            result = runs.run(compiler, task, store, env=env, logical_date=day, preview_rows=preview_rows, emit=emit,
-                              engine=engine, mode=mode)
+            result = runs.run(compiler, task, store, principal=principal, env=env, logical_date=day,
+                              preview_rows=preview_rows, emit=emit, engine=engine, mode=mode)
     _print_diagnostics(result.diagnostics)
     if result.status != "succeeded":
         click.echo(f"{task.name}: {result.status}" + (f": {result.error}" if result.error else ""), err=True)
@@ -202,8 +225,10 @@ def stop(run_id: str, wait_seconds: float) -> None:
     import time
 
     from app.runners import flink as flink_runner
+    from app.security import audit, policy
 
     with open_catalog() as store:
+        principal = signed_in(store)
         record = store.get_run(run_id)
         if record is None:
             matches = [r for r in store.runs(limit=1000) if r.id.startswith(run_id)]
@@ -214,6 +239,9 @@ def stop(run_id: str, wait_seconds: float) -> None:
         if record.status != "running":
             click.echo(f"run {record.id} is not running ({record.status})", err=True)
             sys.exit(EXIT_INVALID)
+        policy.require(store, principal, "stop", record.target or "-", record.env, audit_action="stop",
+                       audit_target=f"run {record.id} of task {record.task}")
+        audit.record(store, principal, "stop", f"run {record.id} of task {record.task}", env=record.env)
         job_id, rest = record.details.get("job_id"), record.details.get("rest_url")
         if record.engine != "flink" or not job_id or not rest:
             click.echo(f"run {record.id} has no flink job to cancel", err=True)
@@ -249,6 +277,7 @@ def _close_run(store: Any, run_id: str, status: str, error: str) -> None:
 def runs_command(task: str | None, limit: int) -> None:
     """Show the run history."""
     with open_catalog() as store:
+        signed_in(store)
         for record in store.runs(task=task, limit=limit):
             click.echo(f"{record.id[:12]}  {record.task:<28} {record.env:<5} {record.logical_date or '-':<10} "
                        f"{record.status:<9} rows={record.rows_written if record.rows_written is not None else '-'}"
@@ -261,18 +290,43 @@ def runs_command(task: str | None, limit: int) -> None:
 @main.command()
 @click.option("--days", type=click.IntRange(1, 60), default=3, show_default=True)
 def demo(days: int) -> None:
-    """Seed the demo catalog and sample data under FORMCAST_HOME."""
+    """Seed the demo catalog, sample data and accounts under FORMCAST_HOME; sign the CLI in as admin.
+
+    On a catalog without accounts it creates `admin` and the demo accounts (one per role) and prints their
+    passwords once; on one with accounts it needs an admin signed in."""
     from app.demo.seed import register_demo, seed_demo
     from app.lineage.index import index_tasks
+    from app.security import accounts, credentials, policy
+    from app.security import demo as demo_accounts
     from generators.compile import Compiler
 
     home = _home()
-    info = seed_demo(home, days=days)
     with open_catalog() as store:
+        created: dict[str, str] = {}
+        if not accounts.has_accounts(store):
+            _, password = accounts.bootstrap_admin(store, demo_accounts.ADMIN, where=cli_origin())
+            principal, login = accounts.sign_in(store, demo_accounts.ADMIN, password, where=cli_origin(),
+                                                kind="login", label="formcast demo")
+            credentials.save(store.url, login.secret, principal.name)
+            created[principal.name] = password
+        else:
+            principal = signed_in(store)
+            policy.require(store, principal, "administer", audit_action="demo", audit_target=f"workspace {home}")
+        info = seed_demo(home, days=days)
         register_demo(store, info)
+        created.update(demo_accounts.ensure(store, principal).passwords)
         # The demo project's lineage, so `formcast lineage` and `formcast diff` answer right away.
         report = index_tasks(Compiler(store), store, [EXAMPLES_DIR])
-    click.echo(f"demo seeded in {home}: {len(info.tables)} tables, lineage of {len(report.indexed)} example tasks; "
+    click.echo(f"demo seeded in {home}: {len(info.tables)} tables, lineage of {len(report.indexed)} example tasks")
+    if created:
+        file = demo_accounts.write_credentials(home, created)
+        click.echo("accounts (passwords are shown once; for the demo they are also in "
+                   f"{file}, readable by you only):")
+        for name, password in created.items():
+            role = next((r for n, r, *_ in demo_accounts.ACCOUNTS if n == name), "admin")
+            click.echo(f"  {name:<10} {role:<10} {password}")
+        click.echo("the scheduler's service account signs in with a token: formcast user token create scheduler")
+    click.echo(f"signed in as {principal.name} (formcast whoami); "
                "try: formcast run examples/daily_active_users.json --date 2024-06-02 --preview 10")
 
 
@@ -284,9 +338,10 @@ def _register_commands() -> None:
     from app.cli.catalog import catalog_group
     from app.cli.lineage import diff_command, lineage_command
     from app.cli.scheduling import COMMANDS as SCHEDULING_COMMANDS
+    from app.cli.security import COMMANDS as SECURITY_COMMANDS
     from app.cli.ui import ui
 
-    for command in (catalog_group, ui, lineage_command, diff_command, *SCHEDULING_COMMANDS):
+    for command in (catalog_group, ui, lineage_command, diff_command, *SCHEDULING_COMMANDS, *SECURITY_COMMANDS):
         main.add_command(command)
 
 

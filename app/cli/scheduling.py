@@ -6,10 +6,8 @@ or refused (a rule said no), 2 usage (a flag is wrong; the message names it).
 
 from __future__ import annotations
 
-import getpass
 import json
 import logging
-import os
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -18,16 +16,19 @@ from typing import Any
 
 import click
 
-from app.cli.common import EXIT_INVALID, load_task_or_exit, open_catalog
+from app.cli.common import (
+    EXIT_INVALID,
+    SecureGroup,
+    load_task_or_exit,
+    open_catalog,
+    refuse_typed_identity,
+    signed_in,
+)
 
 
 def _fail(message: str, code: int = EXIT_INVALID) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
-
-
-def _default_author() -> str:
-    return os.environ.get("FORMCAST_USER") or getpass.getuser()
 
 
 def _date(value: str, flag: str) -> date:
@@ -50,6 +51,14 @@ def _propose(store: Any, task_file: str, envs: tuple[str, ...]) -> Any:
     return proposal
 
 
+def _target(task: str, store: Any) -> str:
+    """The table a deployed task writes (what backfills and reruns are authorized against)."""
+    from app.workflow import versions
+
+    current = versions.deployed(store, task)
+    return current.target_table if current else "-"
+
+
 _envs_option = click.option("--env", "envs", multiple=True, metavar="ENV",
                             help="Environments to render and review (repeatable; default: dev and prod).")
 
@@ -64,17 +73,22 @@ _envs_option = click.option("--env", "envs", multiple=True, metavar="ENV",
               help="Also preview N result rows on the engine (dev env, nothing written).")
 def review(task_file: str, envs: tuple[str, ...], preview_rows: int) -> None:
     """Show the SQL diff, per environment, between the deployed version and TASK.json."""
+    from app.security import policy
     from app.workflow import versions
 
     with open_catalog() as store:
+        principal = signed_in(store)
         proposal = _propose(store, task_file, envs)
+        for env in sorted({e for rendered in proposal.rendered.values() for e in rendered}):
+            policy.require_all(store, principal, "read", proposal.reads, env, audit_action="review",
+                               audit_target=f"task {proposal.task.name}")
         result = versions.review(store, proposal)
         if preview_rows:
             from app.workflow import runs
             from generators.compile import Compiler
 
-            shown = runs.preview(Compiler(store), proposal.task, env="dev", logical_date=versions.RENDER_DATE,
-                                 limit=preview_rows)
+            shown = runs.preview(Compiler(store), proposal.task, principal=principal, env="dev",
+                                 logical_date=versions.RENDER_DATE, limit=preview_rows)
             if shown.status == "succeeded":
                 runs.print_rows(shown.preview, shown.columns)
             else:
@@ -85,13 +99,15 @@ def review(task_file: str, envs: tuple[str, ...], preview_rows: int) -> None:
         click.echo(f"--- {label}: {'unchanged' if not diff else 'changed'}")
         if diff:
             click.echo(diff, nl=not diff.endswith("\n"))
-    if result.needs_approval:
-        click.echo("this is a P0/P1 change: after deploy it needs approval by someone other than its author")
+    for reason in result.conflicts:
+        click.echo(f"needs the approval of the table's owner: {reason}")
+    if result.needs_approval and not result.conflicts:
+        click.echo("this is a P0/P1 change: after deploy it needs approval by another account than its author")
 
 
 @click.command()
 @click.argument("task_file", metavar="TASK.json", type=click.Path(dir_okay=False, exists=True))
-@click.option("--author", default=None, help="Who deploys (default: $FORMCAST_USER or the login name).")
+@refuse_typed_identity("--author")
 @click.option("--depends-on", "depends_on", multiple=True, metavar="TASK",
               help="An explicit upstream task, besides those inferred from lineage (repeatable).")
 @click.option("--pool", default=None, help="Concurrency pool (default: the task's engine).")
@@ -100,23 +116,27 @@ def review(task_file: str, envs: tuple[str, ...], preview_rows: int) -> None:
               help="Seconds before the first retry; doubles each retry.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Seconds an attempt may run.")
 @_envs_option
-def deploy(task_file: str, author: str | None, depends_on: tuple[str, ...], pool: str | None, retries: int,
+def deploy(task_file: str, depends_on: tuple[str, ...], pool: str | None, retries: int,
            retry_delay: float, timeout: float | None, envs: tuple[str, ...]) -> None:
-    """Validate, render and store TASK.json as a new immutable version; deploy it (P0/P1: after approval)."""
+    """Validate, render and store TASK.json as a new immutable version, authored by the signed-in account;
+    deploy it (P0/P1, or a second writer of a table: after approval by another account)."""
     from app.workflow import versions
 
-    author = author or _default_author()
     with open_catalog() as store:
+        principal = signed_in(store)
         proposal = _propose(store, task_file, envs)
         options = versions.TaskOptions(tuple(depends_on), pool, retries, retry_delay, timeout)
         try:
-            version = versions.deploy(store, proposal, author, options)
+            version = versions.deploy(store, proposal, principal, options)
         except versions.VersionError as err:
             _fail(str(err))
-    name = version.task
+        conflicts = versions.review(store, proposal).conflicts if version.status == "pending" else []
+    name, author = version.task, version.author
     if version.status == "pending":
-        click.echo(f"{name} v{version.version}: stored; a {version.priority} change waits for approval by someone "
-                   f"other than {author}: formcast approve {name} --version {version.version} --by NAME")
+        why = ("; ".join(conflicts) + ": the table's owner must approve") if conflicts else \
+            f"a {version.priority} change waits for approval by another account than {author}"
+        click.echo(f"{name} v{version.version}: stored; {why}: formcast approve {name} --version {version.version} "
+                   "(signed in as the approver)")
     else:
         click.echo(f"{name} v{version.version}: deployed by {author}")
 
@@ -124,33 +144,39 @@ def deploy(task_file: str, author: str | None, depends_on: tuple[str, ...], pool
 @click.command()
 @click.argument("task")
 @click.option("--version", "number", type=int, required=True, help="The version to approve.")
-@click.option("--by", "by", required=True, help="The approver (not the version's author).")
-def approve(task: str, number: int, by: str) -> None:
-    """Approve a pending P0/P1 version and deploy it."""
+@refuse_typed_identity("--by")
+def approve(task: str, number: int) -> None:
+    """Approve a pending version as the signed-in account (not its author) and deploy it."""
     from app.workflow import versions
 
     with open_catalog() as store:
+        principal = signed_in(store)
         try:
-            version = versions.approve(store, task, number, by)
+            version = versions.approve(store, task, number, principal)
         except versions.VersionError as err:
             _fail(str(err))
-    click.echo(f"{task} v{version.version}: approved by {by} and deployed")
+    click.echo(f"{task} v{version.version}: approved by {version.approved_by} and deployed")
 
 
 @click.command()
 @click.argument("task")
 @click.option("--to", "to", type=int, required=True, help="The earlier version whose content is deployed again.")
-@click.option("--author", default=None, help="Who rolls back (default: $FORMCAST_USER or the login name).")
-def rollback(task: str, to: int, author: str | None) -> None:
-    """Deploy an earlier version's content again, as a new version."""
+@refuse_typed_identity("--author")
+def rollback(task: str, to: int) -> None:
+    """Deploy an earlier version's content again, as a new version (P0/P1: after approval by another account)."""
     from app.workflow import versions
 
     with open_catalog() as store:
+        principal = signed_in(store)
         try:
-            version = versions.rollback(store, task, to, author or _default_author())
+            version = versions.rollback(store, task, to, principal)
         except versions.VersionError as err:
             _fail(str(err))
-    click.echo(f"{task} v{version.version}: deployed (content of v{to})")
+    if version.status == "pending":
+        click.echo(f"{task} v{version.version}: stored (content of v{to}); a {version.priority} task's rollback waits "
+                   f"for approval by another account: formcast approve {task} --version {version.version}")
+    else:
+        click.echo(f"{task} v{version.version}: deployed (content of v{to})")
 
 
 # --- instances and backfills --------------------------------------------------------------------
@@ -185,6 +211,7 @@ def backfill(task: str, start: str, end: str, mode: str, dry_run: bool, max_inst
     if last < first:
         raise click.BadParameter(f"{end} is before --from {start}", param_hint="--to")
     with open_catalog() as store:
+        principal = signed_in(store)
         state, t = _deployed_def(store, task)
         the_plan = bf.plan(state, t, first, last, mode)
         if the_plan.size > max_instances:
@@ -199,7 +226,7 @@ def backfill(task: str, start: str, end: str, mode: str, dry_run: bool, max_inst
         if dry_run:
             click.echo(f"dry run: {the_plan.size} instance(s) would be queued")
             return
-        queued = bf.apply(state, Scheduler(state), t, the_plan, time.time())
+        queued = bf.apply(state, Scheduler(state), t, the_plan, time.time(), principal)
     click.echo(f"{queued} instance(s) queued for {task}")
 
 
@@ -222,6 +249,7 @@ def instances(task: str | None, day: str | None, limit: int, as_json: bool) -> N
     if day is not None:
         _date(day, "--date")
     with open_catalog() as store:
+        signed_in(store)
         found = SqlState(engine_of(store)).list(task=task, key=day, limit=limit)
     if as_json:
         click.echo(json.dumps([asdict(i) for i in found], indent=2))
@@ -315,14 +343,18 @@ def scheduler(once: bool, until_idle: bool, tick: float, executor_spec: str, env
     config.tier_deadlines = _tiers(tiers)
     start = _parse_now(now_text)
     offset = 0.0 if start is None else start - time.time()
+    from app.security import audit, policy
+
     store = open_catalog()
     try:
+        principal = signed_in(store).at(audit.origin("scheduler"))
+        policy.require(store, principal, "operate", audit_action="scheduler", audit_target=f"scheduler --env {env}")
         # Runs a killed process left "running": closed (lost, or succeeded if their publish committed), and
         # their staging folders removed, before anything new starts.
         for closed in recover_runs(store):
             click.echo(f"recovered: {closed}", err=True)
         try:
-            executor = build_executor(executor_spec, store, env)
+            executor = build_executor(executor_spec, store, env, principal)
         except (ValueError, ImportError, AttributeError) as err:
             raise click.BadParameter(str(err), param_hint="--executor") from None
 
@@ -335,7 +367,8 @@ def scheduler(once: bool, until_idle: bool, tick: float, executor_spec: str, env
                          is_dead=lambda other: owner_is_dead(other, owner), recover=executor.recover)
         service = SchedulerService(core, executor, tick=tick, workers=max(config.pools.values()) * 2,
                                    clock=lambda: time.time() + offset)
-        click.echo(f"scheduler {owner} on {store.url}", err=True)
+        click.echo(f"scheduler {owner} on {store.url}, acting as {principal.name}", err=True)
+        audit.record(store, principal, "scheduler", f"scheduler {owner}", env=env, detail={"executor": executor_spec})
         service.run(once=once, until_idle=until_idle, max_seconds=max_seconds)
     finally:
         store.close()
@@ -355,8 +388,10 @@ def export() -> None:
 def export_airflow(out_dir: str, env: str) -> None:
     """Write one Airflow DAG file per deployed task (schedule, upstream sensors, retries, priority, SLA)."""
     from app.scheduler.airflow import write_dags
+    from app.security import policy
 
     with open_catalog() as store:
+        policy.require(store, signed_in(store), "operate", audit_action="export", audit_target=f"airflow {out_dir}")
         written = write_dags(store, Path(out_dir), env=env)
     click.echo(f"wrote {len(written)} DAG file(s) to {out_dir}")
 
@@ -364,7 +399,7 @@ def export_airflow(out_dir: str, env: str) -> None:
 COMMANDS = (scheduler, deploy, rollback, backfill, instances, review, approve, export)
 
 
-@click.group()
+@click.group(cls=SecureGroup)
 def _standalone() -> None:
     """These commands without the rest of the CLI: `python -m app.cli.scheduling COMMAND`."""
 

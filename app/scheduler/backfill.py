@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from app.scheduler.core import Scheduler
 from app.scheduler.model import FAILED, SUCCEEDED, TaskDef
 from app.scheduler.sql_state import SqlState
+from app.security import audit, policy
+from app.security.identity import Principal
 from generators.tasks import cron
 
 MODES = ("missing", "failed", "all")
@@ -61,10 +63,17 @@ def plan(state: SqlState, t: TaskDef, start: date, end: date, mode: str) -> Back
     return result
 
 
-def apply(state: SqlState, core: Scheduler, t: TaskDef, backfill: BackfillPlan, now: float) -> int:
-    """Write the plan; the running scheduler picks it up at its next tick (generation bump)."""
+def apply(state: SqlState, core: Scheduler, t: TaskDef, backfill: BackfillPlan, now: float, principal: Principal,
+          env: str = "prod") -> int:
+    """Write the plan as `principal` (needs `operate` on the task's target in env); the running scheduler
+    picks it up at its next tick (generation bump). Recorded in the audit log."""
+    keys = [*backfill.create, *(key for _, key, *_ in backfill.rerun)]
+    label = f"task {t.name} v{t.version} " + (f"{min(keys)}..{max(keys)}" if keys else "(nothing)")
+    policy.require(state, principal, "operate", t.target, env, audit_action="backfill", audit_target=label)
     fresh = [core.new_instance(t, key, now, kind="backfill") for key in backfill.create]
     created = state.add_instances(fresh)
     reruns = sum(state.requeue(iid, "backfill", now) for iid, *_ in backfill.rerun)
     state.bump()
+    audit.record(state, principal, "backfill", label, env=env,
+                 detail={"mode": backfill.mode, "created": len(created), "reruns": reruns})
     return len(created) + reruns

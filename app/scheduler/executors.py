@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.scheduler.model import Job, Outcome
+from app.security.identity import Principal
+from app.security.policy import AccessDenied
 from generators.tasks.cron import key_date
 
 log = logging.getLogger("formcast.scheduler.executor")
@@ -27,15 +29,18 @@ class Executor(Protocol):
 
 
 class SparkExecutor:
-    """Compiles the pinned version for the instance's logical date and runs it (Spark or Flink by its engine).
+    """Compiles the pinned version for the instance's logical date and runs it (Spark or Flink by its engine),
+    as the scheduler's principal (a service account in production): every run is authorized and audited
+    like any other, and a denial fails the instance with the policy's message.
 
     Runs are serialized: one local SparkSession per process, and the compile cache is not shared
     across threads.
     """
 
-    def __init__(self, catalog: Any, env: str = "dev") -> None:
+    def __init__(self, catalog: Any, env: str = "dev", *, principal: Principal) -> None:
         self.catalog = catalog
         self.env = env
+        self.principal = principal
         self._lock = threading.Lock()
 
     def execute(self, job: Job, cancel: threading.Event) -> Outcome:
@@ -49,8 +54,12 @@ class SparkExecutor:
         with self._lock:
             if cancel.is_set():
                 return Outcome("failed", "cancelled before it started")
-            result = runs.run(Compiler(self.catalog), task, self.catalog, env=self.env,
-                              logical_date=key_date(job.key), emit=lambda line: log.info("%s: %s", job.task, line))
+            try:
+                result = runs.run(Compiler(self.catalog), task, self.catalog, principal=self.principal, env=self.env,
+                                  logical_date=key_date(job.key),
+                                  emit=lambda line: log.info("%s: %s", job.task, line))
+            except AccessDenied as err:
+                return Outcome("failed", f"denied: {err}")
         if result.status == "succeeded":
             return Outcome("succeeded", run_id=result.run_id)
         return Outcome("failed", result.error or result.status, result.run_id or None)
@@ -100,14 +109,14 @@ class TouchExecutor:
         return Outcome("succeeded", run_id=self.marker(job).name) if self.marker(job).exists() else None
 
 
-def build_executor(spec: str, catalog: Any, env: str) -> Executor:
-    """`spark`, `touch:DIR[:SECONDS]`, or `package.module:factory` (called with catalog, env)."""
+def build_executor(spec: str, catalog: Any, env: str, principal: Principal) -> Executor:
+    """`spark`, `touch:DIR[:SECONDS]`, or `package.module:factory` (called with catalog, env, principal=...)."""
     if spec == "spark":
-        return SparkExecutor(catalog, env)
+        return SparkExecutor(catalog, env, principal=principal)
     if spec.startswith("touch:"):
         parts = spec.split(":")
         return TouchExecutor(parts[1], float(parts[2]) if len(parts) > 2 else 0.2)
     module, _, attr = spec.partition(":")
     if not attr:
         raise ValueError(f"executor '{spec}': use spark, touch:DIR[:SECONDS] or module:factory")
-    return getattr(importlib.import_module(module), attr)(catalog, env)
+    return getattr(importlib.import_module(module), attr)(catalog, env, principal=principal)

@@ -23,6 +23,12 @@ from app.ui import state  # noqa: E402
 
 st.set_page_config(page_title="Formcast", page_icon="🧩", layout="wide")
 state.init()
+principal = state.resolve_principal()
+
+if principal is None:  # nothing but the sign-in page until someone signs in
+    st.navigation([st.Page("views/signin.py", title="Sign in", icon="🔑", default=True)], position="hidden").run()
+    st.stop()
+
 state.warm_engine()  # start Spark in the background once per process: previews then answer fast
 
 PAGES = [
@@ -33,9 +39,14 @@ PAGES = [
     st.Page("views/catalog.py", title="Catalog", icon="📚"),
     st.Page("views/operations.py", title="Operations", icon="🛠️"),
 ]
+if state.can("administer"):
+    PAGES.append(st.Page("views/admin.py", title="Admin", icon="🔐"))
 page = st.navigation(PAGES)
 
 with st.sidebar:
+    kind = ", service account" if principal.kind == "service" else ""
+    st.markdown(f"Signed in as **{principal.name}** ({principal.role}{kind})")
+    st.button("Sign out", key="sign_out", on_click=state.sign_out)
     current = state.doc()
     opened = state.opened()
     if current is not None:
@@ -44,9 +55,6 @@ with st.sidebar:
         st.caption(f"Editing **{name}** ({current.get('kind', '?')}){saved}")
     else:
         st.caption("No task open: create or open one on the Tasks page.")
-    st.session_state.setdefault("ui_user_input", state.user())
-    st.text_input("Your name", key="ui_user_input", placeholder="alice", on_change=state.set_user,
-                  help="Author of the versions you deploy; a P0/P1 change must be approved by someone else.")
     st.date_input("Logical date", key="logical_date", help="The date runs and compiled SQL are for ({{ ds }}).")
     st.caption(f"Workspace: `{state.home()}`")
 

@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 
 from app.scheduler.model import FAILED, READY, RETRYING, RUNNING, SUCCEEDED, TERMINAL, WAITING, Instance
+from app.security import audit, policy
+from app.security.identity import Principal
 
 ICONS = {SUCCEEDED: "✅", FAILED: "❌", RUNNING: "🔄", RETRYING: "🔁", READY: "🟡", WAITING: "⏳"}
 COLORS = {SUCCEEDED: "#c8e6c9", FAILED: "#ffcdd2", RUNNING: "#bbdefb", RETRYING: "#ffe0b2", READY: "#fff9c4",
@@ -69,20 +71,25 @@ def grid(instances: Iterable[Instance], dates: int, tasks: Iterable[str] | None 
     return Grid(text, states, cells)
 
 
-def rerun(state: Any, instance_id: int, now: float) -> Instance:
+def rerun(state: Any, instance_id: int, now: float, principal: Principal, target: str, env: str = "prod"
+          ) -> Instance:
     """Reset a finished instance so the scheduler runs it again, with the version it first ran with.
 
+    Needs `operate` on the task's target (`policy.AccessDenied` otherwise); recorded in the audit log.
     `SqlState.requeue` (the primitive backfills use) resets it to waiting, keeping its kind (a rerun of
     a scheduled instance keeps its task's priority); the generation bump makes running schedulers reload.
     """
     inst = state.get(instance_id)
     if inst is None:
         raise RerunError(f"no instance {instance_id}")
+    label = f"task {inst.task} {inst.key} v{inst.version}"
+    policy.require(state, principal, "operate", target, env, audit_action="rerun", audit_target=label)
     if inst.state not in TERMINAL:
         raise RerunError(f"{inst.task} {inst.key} is {inst.state}: only a finished instance can be rerun")
     if not state.requeue(instance_id, inst.kind, now):
         raise RerunError(f"{inst.task} {inst.key} changed meanwhile: look again")
     state.bump()
+    audit.record(state, principal, "rerun", label, env=env)
     found = state.get(instance_id)
     assert found is not None
     return found

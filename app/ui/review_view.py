@@ -4,8 +4,9 @@ Review & deploy follows `app.workflow.versions` (the same rules as `formcast rev
 a review renders the proposed config for dev and prod and diffs it against the deployed version; the
 impact analysis (`generators.impact.analyze`, as `formcast diff` calls it) names the downstream tasks a
 breaking change affects, and one affecting a P0/P1 task must be acknowledged before deploying. A
-P0/P1 change is stored pending and deployed when someone other than its author approves it.
-Who acts is the sidebar's "Your name" (`state.user()`).
+P0/P1 change is stored pending and deployed when another account than its author approves it.
+Who acts is the signed-in account (`state.me()`); a control the account may not use is not shown
+(`state.can`), and the action is authorized again by `app.workflow.versions` when it runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from app.security.policy import AccessDenied
 from app.ui import lineage_view, state
 from app.workflow import versions
 
@@ -96,11 +98,19 @@ def review_section(task: Any, doc: dict[str, Any]) -> None:
     if not review.changed:
         st.info("Nothing changed: the proposal is the deployed version.")
     needs_ack = _impact_block(impact, current["note"])
-    if review.needs_approval:
+    for reason in review.conflicts:
+        st.warning(f"Needs the approval of the table's owner: {reason}.")
+    if review.needs_approval and not review.conflicts:
         st.info(f"A {'/'.join(versions.NEEDS_APPROVAL)} task: after deploy the version waits for approval by "
-                "someone other than its author (Versions tab).")
+                "another account than its author (Versions tab).")
 
     author = state.user()
+    target = proposal.task.target.table.lower()
+    allowed = state.can("deploy", target, "prod")
+    if not allowed:
+        st.caption(f"You ({author}) may not deploy tasks writing {target}: "
+                   f"{state.decision('deploy', target, 'prod').message}.")
+        return
     acknowledged = True
     if needs_ack:
         names = ", ".join(a.task for a in impact.affected if a.needs_acknowledgement)
@@ -110,23 +120,21 @@ def review_section(task: Any, doc: dict[str, Any]) -> None:
         problems.append("review the current config first")
     if not proposal.ok:
         problems.append("fix the errors above")
-    if not author:
-        problems.append("enter your name in the sidebar")
     if not acknowledged:
         problems.append("acknowledge the breaking change")
     if not review.changed:
         problems.append("nothing to deploy")
     if problems:
         st.caption("To deploy: " + "; ".join(problems) + ".")
-    if st.button(f"🚀 Deploy as {author or '…'}", key="review_deploy", type="primary", disabled=bool(problems)):
+    if st.button(f"🚀 Deploy as {author}", key="review_deploy", type="primary", disabled=bool(problems)):
         try:
-            version = versions.deploy(state.catalog(), proposal, author)
-        except versions.VersionError as err:
+            version = versions.deploy(state.catalog(), proposal, state.me())
+        except (versions.VersionError, AccessDenied) as err:
             ss["deploy_message"] = ("error", str(err))
         else:
             if version.status == "pending":
                 ss["deploy_message"] = ("warning", f"{version.task} v{version.version} stored: a {version.priority} "
-                                        f"change waits for approval by someone other than {author}.")
+                                        f"change waits for approval by another account than {author}.")
             else:
                 ss["deploy_message"] = ("success", f"{version.task} v{version.version} deployed by {author}.")
             ss.pop("review", None)
@@ -164,18 +172,24 @@ def _impact_block(impact: Any, note: str | None) -> bool:
 
 def _approve(task: str, number: int) -> None:
     try:
-        versions.approve(state.catalog(), task, number, state.user())
+        versions.approve(state.catalog(), task, number, state.me())
         st.session_state["versions_message"] = ("success", f"{task} v{number} approved by {state.user()} and deployed.")
-    except versions.VersionError as err:
+    except (versions.VersionError, AccessDenied) as err:
         st.session_state["versions_message"] = ("error", str(err))
 
 
 def _rollback(task: str) -> None:
     to = st.session_state.get("rollback_to")
     try:
-        version = versions.rollback(state.catalog(), task, int(to), state.user())
-        st.session_state["versions_message"] = ("success", f"{task} v{version.version} deployed (content of v{to}).")
-    except (versions.VersionError, TypeError, ValueError) as err:
+        version = versions.rollback(state.catalog(), task, int(to), state.me())
+        if version.status == "pending":
+            st.session_state["versions_message"] = (
+                "warning", f"{task} v{version.version} stored (content of v{to}): a {version.priority} task's rollback "
+                           "waits for approval by another account.")
+        else:
+            st.session_state["versions_message"] = ("success",
+                                                    f"{task} v{version.version} deployed (content of v{to}).")
+    except (versions.VersionError, AccessDenied, TypeError, ValueError) as err:
         st.session_state["versions_message"] = ("error", str(err))
 
 
@@ -202,17 +216,19 @@ def versions_section(task_name: str | None) -> None:
     for v in history:
         if v.status != "pending":
             continue
-        mine = user.lower() == v.author.strip().lower()
-        st.warning(f"v{v.version} ({v.priority}) by {v.author} waits for approval by someone other than {v.author}.")
-        if mine:
-            st.caption(f"You ({user}) authored v{v.version}: someone else must approve it.")
-        st.button(f"✅ Approve v{v.version} as {user or '…'}", key=f"approve_{v.version}", on_click=_approve,
-                  args=(task_name, v.version), disabled=not user or mine,
-                  help="Approves and deploys it. Its author cannot approve it.")
+        st.warning(f"v{v.version} ({v.priority}) by {v.author} waits for approval by another account than {v.author}.")
+        found = versions.conflicts(catalog, task_name, v.target_table, v.priority)
+        owner = versions.table_owner(catalog, v.target_table) if found else None
+        decision = state.decision("approve", v.target_table, "prod", author=v.author, owner=owner)
+        if not decision:
+            st.caption(f"You ({user}) cannot approve v{v.version}: {decision.message}.")
+            continue
+        st.button(f"✅ Approve v{v.version} as {user}", key=f"approve_{v.version}", on_click=_approve,
+                  args=(task_name, v.version), help="Approves and deploys it. Its author cannot approve it.")
     choices = [v.version for v in reversed(history) if v.status == "approved"
                and not (current and v.version == current.version)]
-    if choices:
+    if choices and state.can("deploy", history[-1].target_table, "prod"):
         c1, c2 = st.columns([1, 1], vertical_alignment="bottom")
         c1.selectbox("Roll back to", choices, key="rollback_to", format_func=lambda n: f"v{n}")
-        c2.button(f"↩ Roll back as {user or '…'}", key="rollback_go", on_click=_rollback, args=(task_name,),
-                  disabled=not user, help="Deploys that version's content again, as a new version.")
+        c2.button(f"↩ Roll back as {user}", key="rollback_go", on_click=_rollback, args=(task_name,),
+                  help="Deploys that version's content again, as a new version (a P0/P1 task's after approval).")

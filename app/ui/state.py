@@ -7,7 +7,10 @@ and the warm Spark session. Per browser session, in `st.session_state`:
 * ``opened``   — (name, version) of the saved file it came from, or None for a new task;
 * ``gen``      — the form generation; bumped when the document is replaced from outside the form
                  (JSON edit, list change, load), which re-initializes every form widget from ``doc``;
-* ``ui_user``  — who is at the keyboard (sidebar): the author of deploys, the approver of others' changes.
+* ``auth_token`` — the sign-in session (a session token of `app.security`); ``principal`` is the account
+                 it resolved to at the start of this script run (`me()`): the author of deploys, the
+                 approver of others' changes. `can(...)` asks the policy whether to show a control;
+                 the action itself is authorized again where it happens.
 """
 
 from __future__ import annotations
@@ -189,7 +192,6 @@ def init() -> None:
     ss.setdefault("gen", 0)
     ss.setdefault("logical_date", default_logical_date())
     ss.setdefault("json_error", None)
-    ss.setdefault("ui_user", os.environ.get("FORMCAST_USER", "").strip())
 
 
 def set_doc(doc: dict[str, Any] | None, opened: tuple[str, str] | None = None, *, keep_opened: bool = False) -> None:
@@ -211,13 +213,94 @@ def opened() -> tuple[str, str] | None:
     return st.session_state.get("opened")
 
 
+# --- who is signed in ------------------------------------------------------------------------------
+
+AUTH_KEY = "auth_token"
+
+
+def origin() -> str:
+    """Where requests come from, for the audit log: the browser's address as Streamlit sees it."""
+    from app.security import audit
+
+    try:
+        address = st.context.ip_address
+    except Exception:  # no browser behind this run (bare mode)
+        address = None
+    return audit.origin("ui", address if isinstance(address, str) and address else "local")  # AppTest: a mock
+
+
+def resolve_principal() -> Any:
+    """Resolve this browser session's sign-in once per script run (app.py); None when signed out or ended."""
+    from app.security import accounts
+
+    token = st.session_state.get(AUTH_KEY)
+    found = accounts.resume_session(catalog(), token, where=origin()) if token else None
+    if token and found is None:
+        st.session_state.pop(AUTH_KEY, None)
+        st.session_state["auth_message"] = "Your session ended (expired, signed out elsewhere, or the account was " \
+                                           "disabled): sign in again."
+    st.session_state["principal"] = found
+    return found
+
+
+def me() -> Any:
+    """The signed-in principal (resolved at the start of this run), or None."""
+    return st.session_state.get("principal")
+
+
 def user() -> str:
-    return (st.session_state.get("ui_user") or "").strip()
+    found = me()
+    return found.name if found is not None else ""
 
 
-def set_user() -> None:
-    """The sidebar's name field changed: keep it under a plain key (widget state is dropped with its widget)."""
-    st.session_state["ui_user"] = (st.session_state.get("ui_user_input") or "").strip()
+def can(action: str, resource: str | None = None, env: str | None = None, **facts: Any) -> bool:
+    """Should a control for `action` be shown? The policy's answer for the signed-in account."""
+    from app.security import policy
+
+    return bool(policy.authorize(catalog(), me(), action, resource, env, **facts))
+
+
+def decision(action: str, resource: str | None = None, env: str | None = None, **facts: Any) -> Any:
+    """The policy's whole answer (its message names what is missing), for a caption beside a hidden control."""
+    from app.security import policy
+
+    return policy.authorize(catalog(), me(), action, resource, env, **facts)
+
+
+def sign_in(name: str, password: str) -> Any:
+    from app.security import accounts
+
+    principal, issued = accounts.sign_in(catalog(), name, password, where=origin(), kind="session",
+                                         label="ui session")
+    st.session_state[AUTH_KEY] = issued.secret
+    st.session_state["principal"] = principal
+    return principal
+
+
+def sign_in_oidc(email: str, provider: str) -> Any:
+    from app.security import accounts
+
+    principal, issued = accounts.sign_in_oidc(catalog(), email, where=origin(), provider=provider)
+    st.session_state[AUTH_KEY] = issued.secret
+    st.session_state["principal"] = principal
+    return principal
+
+
+def sign_out() -> None:
+    """End the session: the token is revoked, and everything this browser session held is dropped."""
+    from app.security import accounts
+
+    found = me()
+    if found is not None:
+        accounts.sign_out(catalog(), found)
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    try:
+        single_sign_on = st.user.get("is_logged_in") is True
+    except Exception:  # no auth configured
+        single_sign_on = False
+    if single_sign_on:
+        st.logout()  # else the identity provider's cookie would sign this browser straight back in
 
 
 def logical_date() -> date:

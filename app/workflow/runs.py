@@ -19,7 +19,8 @@ from datetime import date
 from typing import Any
 
 from app.runners import spark as spark_runner
-from app.workflow import recovery, staging
+from app.security.identity import Principal
+from app.workflow import access, recovery, staging
 from catalog import isolation
 from catalog.spec import Binding, DatagenBinding, FileBinding, KafkaBinding
 from generators.compile import CompiledTask, Compiler, config_hash
@@ -48,16 +49,19 @@ def _log(result: RunResult, emit: Callable[[str], None] | None, message: str) ->
         emit(message)
 
 
-def preview(compiler: Compiler, task: Task, *, env: str = "dev", logical_date: date | None = None,
-            limit: int = 20, emit: Callable[[str], None] | None = None, engine: str | None = None,
-            mode: str = "batch") -> RunResult:
-    """Run the task's query on a sample and return rows; never writes anything."""
+def preview(compiler: Compiler, task: Task, *, principal: Principal, env: str = "dev",
+            logical_date: date | None = None, limit: int = 20, emit: Callable[[str], None] | None = None,
+            engine: str | None = None, mode: str = "batch") -> RunResult:
+    """Run the task's query on a sample and return rows; never writes anything.
+
+    Needs `read` on every source in `env` (app.security.policy.AccessDenied otherwise)."""
     result = RunResult(run_id=uuid.uuid4().hex[:12], status="invalid")
     compiled = compiler.compile(task, engine=engine, env=env, logical_date=logical_date, mode=mode, preview=True)
     result.diagnostics = compiled.diagnostics
     if not compiled.ok:
         result.error = "the task is invalid"
         return result
+    access.check_read(compiler.catalog, principal, task, compiled)
     if compiled.engine == "flink":
         return _preview_flink(compiled, result, limit, emit)
     started = time.perf_counter()
@@ -151,22 +155,30 @@ def _refused(store: Any, task: Task, plain: CompiledTask, result: RunResult, err
     return result
 
 
-def run(compiler: Compiler, task: Task, store: Any, *, env: str = "dev", logical_date: date | None = None,
-        preview_rows: int = 0, emit: Callable[[str], None] | None = None, engine: str | None = None,
-        mode: str = "batch") -> RunResult:
-    """Execute a task end to end and record it in the catalog database's run history."""
+def run(compiler: Compiler, task: Task, store: Any, *, principal: Principal, env: str = "dev",
+        logical_date: date | None = None, preview_rows: int = 0, emit: Callable[[str], None] | None = None,
+        engine: str | None = None, mode: str = "batch") -> RunResult:
+    """Execute a task end to end as `principal` and record it in the run history and the audit log.
+
+    Authorized first (`access.check_run`): a denial raises app.security.policy.AccessDenied before anything
+    is written or recorded as a run."""
     result = RunResult(run_id="", status="invalid")
     plain = compiler.compile(task, engine=engine, env=env, logical_date=logical_date, mode=mode)
     result.diagnostics = plain.diagnostics
     if not plain.ok or plain.target is None:
         result.error = "the task is invalid"
         return result
+    access.check_run(store, principal, task, plain)
     try:
         guard, target = _prepare_run(store, plain, env, emit, result)
     except OSError as err:
-        return _refused(store, task, plain, result, err, emit)
+        result = _refused(store, task, plain, result, err, emit)
+        access.record_run(store, principal, task, env, result)
+        return result
     if plain.engine == "flink":
-        return _run_flink(compiler, task, store, plain, result, preview_rows, emit, guard, target)
+        result = _run_flink(compiler, task, store, plain, result, preview_rows, emit, guard, target)
+        access.record_run(store, principal, task, env, result)
+        return result
     details = recovery.process_identity()
     if target is not None:
         details["publish_target"] = target
@@ -213,6 +225,7 @@ def run(compiler: Compiler, task: Task, store: Any, *, env: str = "dev", logical
             result.status, result.error = "failed", result.error or "interrupted"
         _finish(store, run_id, result, {"seconds": round(result.seconds, 3), "statements": len(statements)})
     emit_openlineage(store, run_id, plain)
+    access.record_run(store, principal, task, env, result)
     return result
 
 

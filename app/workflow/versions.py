@@ -4,9 +4,14 @@
   task's engine is flink), at a fixed logical date so two versions' SQL differ only where configs do.
 * `review` diffs the rendered SQL of the deployed version and the proposal, per engine/env.
 * `deploy` stores an immutable version (config, hash, rendered SQL, author). A change touching a P0/P1
-  task (before or after the change) waits for `approve` by someone other than its author; any other
-  change is deployed at once. `rollback` re-deploys an earlier version's content as a new version.
+  task (before or after the change) waits for `approve` by another account than its author; so does a
+  change that makes a second writer of a table or a P3 writer of a table a P0 task reads (approved
+  then by the table's owner). Any other change is deployed at once. `rollback` re-deploys an earlier
+  version's content as a new version, under the same approval rule.
   History is never rewritten: the "deployed" pointer moves, versions stay.
+* Who acts is an authenticated `Principal`; `app.security.policy` decides whether it may (deploy needs
+  `deploy` on the target and `read` on the sources in every protected env; approve needs `approve` and
+  another account than the author), and every action, allowed or not, lands in the audit log.
 * Scheduled instances pin the version deployed when they are created; reruns keep it.
 """
 
@@ -20,6 +25,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
+from app.security import audit, policy
+from app.security.identity import Principal
 from catalog import scheduling as s
 from catalog.base import utcnow
 from catalog.db import bump_generation, engine_of, transaction
@@ -88,6 +95,7 @@ class Review:
     deployed: Version | None
     diffs: dict[str, str]  # "engine/env" -> unified diff ("" when unchanged)
     needs_approval: bool
+    conflicts: list[str] = field(default_factory=list)  # why the target table's owner must approve
 
     @property
     def changed(self) -> bool:
@@ -192,30 +200,68 @@ def review(catalog: Any, proposal: Proposal) -> Review:
                 fromfile=f"{label} v{current.version}" if current else f"{label} (not deployed)",
                 tofile=f"{label} proposed"))
     critical = proposal.task.priority in NEEDS_APPROVAL or (current is not None and current.priority in NEEDS_APPROVAL)
-    return Review(proposal, current, diffs, critical)
+    found = conflicts(catalog, proposal.task.name, proposal.task.target.table.lower(), proposal.task.priority)
+    return Review(proposal, current, diffs, critical or bool(found), found)
 
 
-def deploy(catalog: Any, proposal: Proposal, author: str, options: TaskOptions | None = None) -> Version:
-    """Store a new version; deployed at once unless it needs approval (then `status == 'pending'`)."""
-    if not proposal.ok:
-        raise VersionError(f"{proposal.task.name}: the config is invalid: {proposal.diagnostics[0].message}")
-    if not author.strip():
-        raise VersionError("an author is required")
-    rev = review(catalog, proposal)
+def conflicts(catalog: Any, task: str, target: str, priority: str) -> list[str]:
+    """Why deploying `task` (writing `target` at `priority`) needs the target table's owner: a table has
+    one writing task, and a P3 task may not write what a P0 task reads without the owner's consent."""
+    found = []
+    for other in deployed_all(catalog):
+        if other.task == task:
+            continue
+        if other.target_table == target:
+            found.append(f"{target} is already written by the deployed task {other.task}: a table has one writing "
+                         "task")
+        if priority == "P3" and other.priority == "P0" and target in other.reads:
+            found.append(f"{target} is read by the P0 task {other.task}: a P3 task may not write it unchecked")
+    return found
+
+
+def table_owner(catalog: Any, table: str) -> str | None:
+    spec = catalog.get_table(table) if hasattr(catalog, "get_table") else None
+    return (spec.owner or None) if spec is not None else None
+
+
+def protected_envs(envs: Iterable[str]) -> list[str]:
+    """The environments a deployed version writes or is checked in: every protected one rendered, and prod."""
+    return sorted({e for e in (*envs, "prod") if policy.is_protected(e)})
+
+
+def deploy(catalog: Any, proposal: Proposal, principal: Principal, options: TaskOptions | None = None) -> Version:
+    """Store a new version as `principal`; deployed at once unless it needs approval (`status == 'pending'`).
+
+    Needs `deploy` on the target and `read` on every source in each protected env (policy.AccessDenied)."""
     task = proposal.task
+    target = task.target.table.lower()
+    label = f"task {task.name}"
+    digest = config_hash(task)
+    if not proposal.ok:
+        raise VersionError(f"{task.name}: the config is invalid: {proposal.diagnostics[0].message}")
+    for env in protected_envs(e for envs in proposal.rendered.values() for e in envs):
+        policy.require(catalog, principal, "deploy", target, env, audit_action="deploy", audit_target=label,
+                       version_hash=digest)
+        policy.require_all(catalog, principal, "read", proposal.reads, env, audit_action="deploy",
+                           audit_target=label, version_hash=digest)
+    rev = review(catalog, proposal)
     status = "pending" if rev.needs_approval else "approved"
+    author = principal.name
     with transaction(engine_of(catalog), write=True) as conn:
         number = _next_number(conn, task.name)
         now = utcnow()
         conn.execute(insert(_V).values(
-            task=task.name, version=number, config=proposal.config, config_hash=config_hash(task),
-            engine=task.engine, priority=task.priority, schedule=task.schedule, target_table=task.target.table.lower(),
+            task=task.name, version=number, config=proposal.config, config_hash=digest,
+            engine=task.engine, priority=task.priority, schedule=task.schedule, target_table=target,
             reads=proposal.reads, rendered=proposal.rendered, author=author, created_at=now, status=status,
             approved_by=None, approved_at=None, rollback_of=None))
         if options is not None:
             _write_options(conn, task, options)
         if status == "approved":
             _point(conn, task.name, number, author)
+        audit.record(conn, principal, "deploy", f"{label} v{number}", env="prod", version_hash=digest,
+                     detail={"status": status, "priority": task.priority, "target": target,
+                             **({"conflicts": rev.conflicts} if rev.conflicts else {})})
     _save_lineage(catalog, proposal)
     found = get(catalog, task.name, number)
     assert found is not None
@@ -255,35 +301,66 @@ def _point(conn: Connection, task: str, version: int, by: str) -> None:
     bump_generation(conn)
 
 
-def approve(catalog: Any, task: str, version: int, by: str) -> Version:
-    """Approve a pending version and deploy it; its author cannot approve it."""
-    with transaction(engine_of(catalog), write=True) as conn:
+def approve(catalog: Any, task: str, version: int, principal: Principal) -> Version:
+    """Approve a pending version as `principal` and deploy it. Its author's account cannot approve it (any of
+    its tokens or sessions); a version that makes a second writer of a table, or puts a P0 task's input at
+    risk, needs the table's owner (when the owner is an account) or an admin."""
+    label = f"task {task} v{version}"
+    with transaction(engine_of(catalog)) as conn:
         row = _version_row(conn, task, version)
-        if row.status != "pending":
-            raise VersionError(f"{task} v{version} is not waiting for approval (approved by {row.approved_by or '-'})")
-        if by.strip().lower() == row.author.strip().lower():
-            raise VersionError(f"{task} v{version} is a {row.priority} change by {row.author}: "
-                               "it must be approved by someone else")
-        conn.execute(update(_V).where(_V.c.id == row.id).values(status="approved", approved_by=by,
-                                                                approved_at=utcnow()))
-        _point(conn, task, version, by)
-    found = get(catalog, task, version)
-    assert found is not None
-    return found
-
-
-def rollback(catalog: Any, task: str, to: int, author: str) -> Version:
-    """Deploy version `to`'s content again as a new version (history stays immutable)."""
+    if row.status != "pending":
+        raise VersionError(f"{task} v{version} is not waiting for approval (approved by {row.approved_by or '-'})")
+    found = conflicts(catalog, task, row.target_table, row.priority)
+    owner = table_owner(catalog, row.target_table) if found else None
+    policy.require(catalog, principal, "approve", row.target_table, "prod", author=row.author, owner=owner,
+                   audit_action="approve", audit_target=label, version_hash=row.config_hash)
     with transaction(engine_of(catalog), write=True) as conn:
+        row = _version_row(conn, task, version)  # again, under the write lock: someone may have been quicker
+        if row.status != "pending":
+            raise VersionError(f"{task} v{version} was approved meanwhile by {row.approved_by or '-'}")
+        conn.execute(update(_V).where(_V.c.id == row.id).values(status="approved", approved_by=principal.name,
+                                                                approved_at=utcnow()))
+        _point(conn, task, version, principal.name)
+        audit.record(conn, principal, "approve", label, env="prod", version_hash=row.config_hash,
+                     detail={"author": row.author, "priority": row.priority,
+                             **({"conflicts": found, "owner": owner} if found else {})})
+    approved = get(catalog, task, version)
+    assert approved is not None
+    return approved
+
+
+def rollback(catalog: Any, task: str, to: int, principal: Principal) -> Version:
+    """Deploy version `to`'s content again as a new version (history stays immutable).
+
+    Needs `deploy` on the target; a P0/P1 task's rollback waits for approval like any change to it."""
+    label = f"task {task}"
+    with transaction(engine_of(catalog)) as conn:
         row = _version_row(conn, task, to)
-        if row.status != "approved":
-            raise VersionError(f"{task} v{to} was never approved: it cannot be rolled back to")
+        current = _deployed(conn, task)
+    if row.status != "approved":
+        raise VersionError(f"{task} v{to} was never approved: it cannot be rolled back to")
+    policy.require(catalog, principal, "deploy", row.target_table, "prod", audit_action="rollback",
+                   audit_target=f"{label} to v{to}", version_hash=row.config_hash)
+    critical = row.priority in NEEDS_APPROVAL or (current is not None and current.priority in NEEDS_APPROVAL)
+    status = "pending" if critical else "approved"
+    with transaction(engine_of(catalog), write=True) as conn:
         number = _next_number(conn, task)
         values = {c.name: getattr(row, c.name) for c in _V.columns if c.name != "id"}
-        values.update(version=number, author=author, created_at=utcnow(), approved_by=author, approved_at=utcnow(),
-                      status="approved", rollback_of=to)
+        values.update(version=number, author=principal.name, created_at=utcnow(), status=status, rollback_of=to,
+                      approved_by=None if critical else principal.name, approved_at=None if critical else utcnow())
         conn.execute(insert(_V).values(**values))
-        _point(conn, task, number, author)
+        if not critical:
+            _point(conn, task, number, principal.name)
+        audit.record(conn, principal, "rollback", f"{label} v{number} (content of v{to})", env="prod",
+                     version_hash=row.config_hash, detail={"status": status, "priority": row.priority})
     found = get(catalog, task, number)
     assert found is not None
     return found
+
+
+def is_approved_config(catalog: Any, task: str, digest: str) -> bool:
+    """Is `digest` the config hash of an approved version of `task`? (What may write a protected env.)"""
+    with transaction(engine_of(catalog)) as conn:
+        row = conn.execute(select(_V.c.id).where(_V.c.task == task, _V.c.config_hash == digest,
+                                                 _V.c.status == "approved").limit(1)).first()
+    return row is not None

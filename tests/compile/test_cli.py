@@ -18,6 +18,7 @@ from app.cli.main import main
 from catalog.spec import TableSpec
 from catalog.store import Catalog
 from generators.tasks import KINDS
+from tests.accounts import admin, token
 
 HERE = Path(__file__).parent
 CASES = HERE / "cases"
@@ -43,7 +44,9 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table_specs: list[T
         # mart.leaky's dev binding is another table's prod location: registration refuses it (the
         # compile-time refusal is tested on the in-memory catalog).
         store.register_many([s for s in table_specs if s.name != "mart.leaky"])
-    yield {**os.environ, "FORMCAST_HOME": str(home), "FORMCAST_DB_URL": url}
+        signed = token(store, admin(store))
+    monkeypatch.setenv("FORMCAST_TOKEN", signed)  # commands act as the catalog's admin
+    yield {**os.environ, "FORMCAST_HOME": str(home), "FORMCAST_DB_URL": url, "FORMCAST_TOKEN": signed}
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from app.runners import flink as flink_runner
 from catalog.spec import TableSpec
 from catalog.store import Catalog
 from generators.compile import Compiler
+from tests.accounts import ensure_account
 from tests.support import csv_relation
 
 DAY = date(2024, 6, 1)
@@ -26,6 +27,7 @@ class FlinkDemo:
     out: Path
     store: Catalog
     compiler: Compiler
+    principal: Any = None  # a developer of this catalog: who runs (tests/accounts.py)
 
     def spec(self, name: str) -> TableSpec:
         spec = self.store.get_table(name)
@@ -104,4 +106,4 @@ def demo(tmp_path_factory: pytest.TempPathFactory, flink_envs: dict[str, Any]) -
     register_demo(store, info)
     out = home / "out"
     store.register_many(test_tables(out))
-    return FlinkDemo(home, out, store, Compiler(store))
+    return FlinkDemo(home, out, store, Compiler(store), ensure_account(store, "dev", "developer"))

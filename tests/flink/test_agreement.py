@@ -62,7 +62,8 @@ def test_engines_agree(demo: FlinkDemo, spark: Any, name: str) -> None:
     invalid = {e: [str(d) for d in c.errors] for e, c in compiled.items() if not c.ok}
     if invalid:
         pytest.skip(f"not valid for both engines: {invalid}")
-    results = {engine: runs.run(demo.compiler, task, demo.store, engine=engine, logical_date=DAY)
+    results = {engine: runs.run(demo.compiler, task, demo.store, principal=demo.principal,
+                                engine=engine, logical_date=DAY)
                for engine in ("spark", "flink")}
     for engine, result in results.items():
         assert result.status == "succeeded", (engine, result.error)

@@ -111,7 +111,8 @@ def test_kind_batch(demo: FlinkDemo, kind: str) -> None:
     compiled = demo.compiler.compile(task, engine="flink", logical_date=DAY)
     if kind == "window_aggregate" and not compiled.ok:
         pytest.skip(f"window_aggregate does not compile (in progress elsewhere): {compiled.errors}")
-    result = runs.run(demo.compiler, task, demo.store, engine="flink", logical_date=DAY, mode="batch")
+    result = runs.run(demo.compiler, task, demo.store, principal=demo.principal,
+                      engine="flink", logical_date=DAY, mode="batch")
     assert result.status == "succeeded", (result.error, [str(d) for d in result.diagnostics])
     assert result.job_state == "FINISHED" and result.job_id
     expected = _expected(demo, CASES[kind][1])
@@ -130,13 +131,15 @@ def test_kind_streaming(demo: FlinkDemo, kind: str) -> None:
         pytest.skip(f"window_aggregate does not compile (in progress elsewhere): {compiled.errors}")
     expected = normalized_rows(_expected(demo, CASES[kind][1]))
     if kind in CHANGELOG_IN_STREAMING:
-        preview = runs.preview(demo.compiler, task, engine="flink", logical_date=DAY, mode="streaming",
+        preview = runs.preview(demo.compiler, task, principal=demo.principal,
+                               engine="flink", logical_date=DAY, mode="streaming",
                                limit=100_000)
         assert preview.status == "succeeded", (preview.error, [str(d) for d in preview.diagnostics])
         assert normalized_rows(preview.preview) == expected
         return
     shutil.rmtree(demo.out / "test" / task.target.table.split(".")[1], ignore_errors=True)  # append targets
-    result = runs.run(demo.compiler, task, demo.store, engine="flink", logical_date=DAY, mode="streaming")
+    result = runs.run(demo.compiler, task, demo.store, principal=demo.principal,
+                      engine="flink", logical_date=DAY, mode="streaming")
     assert result.status == "succeeded", (result.error, [str(d) for d in result.diagnostics])
     assert result.job_state == "FINISHED"
     actual = demo.csv_output(task.target.table)

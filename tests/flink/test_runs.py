@@ -18,6 +18,7 @@ from app.runners import flink as flink_runner
 from app.workflow import runs
 from app.workflow.deep import analyze
 from generators.loading import parse_task
+from tests.accounts import token
 from tests.flink.conftest import DAY, FlinkDemo
 
 pytestmark = pytest.mark.flink
@@ -35,14 +36,15 @@ def test_failed_run_leaves_target_untouched(demo: FlinkDemo) -> None:
     good = {"name": "amounts", "kind": "sync", "source": "shop.orders", "filter": "quantity >= 4",
             "columns": [{"source": "order_id"}, {"source": "quantity", "target": "amount"}],
             "target": {"table": "test.fail_out", "write_mode": "overwrite"}}
-    result = runs.run(demo.compiler, _task(good), demo.store, engine="flink", logical_date=DAY)
+    result = runs.run(demo.compiler, _task(good), demo.store, principal=demo.principal,
+                      engine="flink", logical_date=DAY)
     assert result.status == "succeeded", result.error
     before = sorted(demo.csv_output("test.fail_out"))
     assert before and result.rows_written == len(before)
     # 'paid' cannot be cast to INT: Flink fails at run time, mid-write.
     bad = {**good, "filter": None,
            "columns": [{"source": "order_id"}, {"source": "status", "target": "amount", "cast": "int"}]}
-    result = runs.run(demo.compiler, _task(bad), demo.store, engine="flink", logical_date=DAY)
+    result = runs.run(demo.compiler, _task(bad), demo.store, principal=demo.principal, engine="flink", logical_date=DAY)
     assert result.status == "failed" and result.error
     assert "\n" not in result.error and "at org.apache" not in result.error
     assert sorted(demo.csv_output("test.fail_out")) == before
@@ -58,7 +60,8 @@ def test_streaming_job_runs_until_stopped(demo: FlinkDemo, monkeypatch: pytest.M
     outcome: dict[str, Any] = {}
     lines: list[str] = []
     worker = threading.Thread(target=lambda: outcome.update(result=runs.run(
-        demo.compiler, task, demo.store, engine="flink", logical_date=DAY, mode="streaming", emit=lines.append)))
+        demo.compiler, task, demo.store, principal=demo.principal, engine="flink", logical_date=DAY, mode="streaming",
+        emit=lines.append)))
     worker.start()
     deadline = time.monotonic() + 60
     while not any(line.endswith(": RUNNING") for line in lines) and time.monotonic() < deadline:
@@ -67,6 +70,7 @@ def test_streaming_job_runs_until_stopped(demo: FlinkDemo, monkeypatch: pytest.M
     running = [r for r in demo.store.runs(task="ticks") if r.status == "running"]
     assert len(running) == 1 and running[0].details["job_id"]
     monkeypatch.setenv("FORMCAST_HOME", str(demo.home))
+    monkeypatch.setenv("FORMCAST_TOKEN", token(demo.store, demo.principal))  # the developer who started it
     stopped = CliRunner().invoke(main, ["stop", running[0].id[:12]])
     worker.join(timeout=60)
     assert stopped.exit_code == 0, stopped.output
@@ -104,7 +108,8 @@ def test_deep_validation_locates_a_planner_error(demo: FlinkDemo) -> None:
 
 
 def test_cli_run_on_flink_end_to_end(demo: FlinkDemo) -> None:
-    env = {**os.environ, "FORMCAST_HOME": str(demo.home), "FORMCAST_DB_URL": f"sqlite:///{demo.home / 'catalog.db'}"}
+    env = {**os.environ, "FORMCAST_HOME": str(demo.home), "FORMCAST_DB_URL": f"sqlite:///{demo.home / 'catalog.db'}",
+           "FORMCAST_TOKEN": token(demo.store, demo.principal)}
     proc = subprocess.run(
         [sys.executable, "-m", "app.cli", "run", str(ROOT / "examples" / "event_counts.json"), "--engine", "flink",
          "--date", DAY.isoformat(), "--preview", "3"],

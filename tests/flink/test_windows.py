@@ -54,7 +54,8 @@ def _run(demo: FlinkDemo, window: dict[str, Any]) -> list[tuple[Any, ...]]:
         "target": {"table": "test.click_windows", "write_mode": "overwrite"},
     })
     assert task is not None, problems
-    result = runs.run(demo.compiler, task, demo.store, engine="flink", mode="streaming", logical_date=DAY)
+    result = runs.run(demo.compiler, task, demo.store, principal=demo.principal,
+                      engine="flink", mode="streaming", logical_date=DAY)
     assert result.status == "succeeded", (result.error, [str(d) for d in result.diagnostics])
     return sorted(demo.csv_output("test.click_windows"), key=lambda r: (r[0], r[2]))
 

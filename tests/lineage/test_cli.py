@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from app.cli.lineage import diff_command, lineage_command
 from catalog.store import Catalog
+from tests.accounts import ensure_account, token
 from tests.lineage.conftest import EXAMPLES_DIR
 
 
@@ -18,7 +19,8 @@ def env(tmp_path: Path, demo_tables) -> dict[str, str]:
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
     with Catalog.open(url) as catalog:
         catalog.register_many(demo_tables)
-    return {"FORMCAST_DB_URL": url}
+        signed = token(catalog, ensure_account(catalog, "dev", "developer"))
+    return {"FORMCAST_DB_URL": url, "FORMCAST_TOKEN": signed}
 
 
 def invoke(command, args: list[str], env: dict[str, str], code: int = 0):

@@ -25,13 +25,18 @@ PG_URL = os.environ.get("FORMCAST_TEST_PG_URL") or "postgresql+psycopg://postgre
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """FORMCAST_HOME with the demo data and catalog (dev + prod), seeded once."""
+    """FORMCAST_HOME with the demo data and catalog (dev + prod), seeded once; accounts alice (developer),
+    bob (approver), oscar (operator) and the service account scheduler, with tests/accounts.py's grants."""
     from app.demo.seed import register_demo, seed_demo
+    from tests.accounts import ensure_account
 
     home = tmp_path_factory.mktemp("demo_home")
     info = seed_demo(home, days=3)
     with Catalog.open(f"sqlite:///{home / 'catalog.db'}") as store:
         register_demo(store, info)
+        for name, role in (("alice", "developer"), ("bob", "approver"), ("oscar", "operator")):
+            ensure_account(store, name, role)
+        ensure_account(store, "scheduler", "operator", kind="service")
     return home
 
 

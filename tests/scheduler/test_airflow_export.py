@@ -17,6 +17,7 @@ from app.workflow import versions
 from catalog.store import Catalog
 from generators.compile import Compiler
 from generators.loading import load_task_file
+from tests.accounts import admin, as_principal, token
 from tests.scheduler.airflow_env import airflow_python
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,11 +47,13 @@ def exported(demo_home: Path, tmp_path: Path) -> Path:
         for name in ("video_plays", "top_videos", "daily_active_users"):
             task, _ = load_task_file(ROOT / "examples" / f"{name}.json")
             options = versions.TaskOptions(retries=3, retry_delay=120)
-            version = versions.deploy(store, versions.propose(Compiler(store), task), "alice", options)
+            version = versions.deploy(store, versions.propose(Compiler(store), task), as_principal(store, "alice"),
+                                      options)
             if version.status == "pending":
-                versions.approve(store, name, version.version, "bob")
+                versions.approve(store, name, version.version, as_principal(store, "bob"))
+        operator = token(store, admin(store), "oscar")
     result = CliRunner().invoke(_standalone, ["export", "airflow", "--out", str(tmp_path / "dags")],
-                                env={"FORMCAST_HOME": str(home), "FORMCAST_DB_URL": ""})
+                                env={"FORMCAST_HOME": str(home), "FORMCAST_DB_URL": "", "FORMCAST_TOKEN": operator})
     assert result.exit_code == 0, result.output
     assert "wrote 3 DAG file(s)" in result.output
     return tmp_path / "dags"

@@ -13,6 +13,7 @@ from pathlib import Path
 from app.scheduler.sql_state import SqlState
 from catalog.db import engine_of
 from catalog.store import Catalog
+from tests.accounts import admin, ensure_account, token
 from tests.scheduler.conftest import put_version
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +23,9 @@ RUN_SECONDS = 2.0
 
 
 def _scheduler(url: str, markers: Path, *extra: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "FORMCAST_DB_URL": url}
+    with Catalog.open(url) as store:  # the scheduler acts as a service account (an operator)
+        signed = token(store, admin(store), ensure_account(store, "scheduler", "operator", kind="service").name)
+    env = {**os.environ, "FORMCAST_DB_URL": url, "FORMCAST_TOKEN": signed}
     return subprocess.Popen(
         [sys.executable, "-m", "app.cli.scheduling", "scheduler", "--executor", f"touch:{markers}:{RUN_SECONDS}",
          "--env", "dev", "--now", "2024-06-02T01:00:30Z", "--tick", "0.1", "--lease", "5", "--pool", "default=4",

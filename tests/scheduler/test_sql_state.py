@@ -100,6 +100,9 @@ def test_the_core_runs_a_dependent_day_over_the_sql_state(catalog) -> None:
 
 def test_backfill_requeue_keeps_the_pinned_version(catalog) -> None:
     from app.scheduler import backfill
+    from app.security import audit
+    from app.security.policy import AccessDenied
+    from tests.accounts import ensure_account
 
     put_version(catalog, "t", schedule="0 1 * * *", retries=0)
     state = SqlState(engine_of(catalog))
@@ -114,7 +117,12 @@ def test_backfill_requeue_keeps_the_pinned_version(catalog) -> None:
     assert the_plan.create == [] and [r[1:] for r in the_plan.rerun] == [("2024-06-01", "failed", 1)]
     everything = backfill.plan(state, t, utc_date("2024-05-30"), utc_date("2024-06-01"), "all")
     assert everything.create == ["2024-05-30", "2024-05-31"]
-    assert backfill.apply(state, core, t, everything, utc(2024, 6, 2, 2)) == 3
+    with pytest.raises(AccessDenied, match="needs the operator or admin role"):  # a developer does not operate
+        backfill.apply(state, core, t, everything, utc(2024, 6, 2, 2), ensure_account(catalog, "dev", "developer"))
+    oscar = ensure_account(catalog, "oscar", "operator")
+    assert backfill.apply(state, core, t, everything, utc(2024, 6, 2, 2), oscar) == 3
+    (entry,) = audit.entries(catalog, action="backfill", outcome="ok")
+    assert (entry.actor, entry.target) == ("oscar", "task t v2 2024-05-30..2024-06-01")
     sim.outcome = lambda job: "succeeded"
     sim.run(utc(2024, 6, 2, 2), utc(2024, 6, 2, 2, 10))
     got = {(i.key, i.version, i.kind, i.state) for i in state.list()}

@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 
 from app.scheduler.sql_state import SqlState
+from app.security.policy import AccessDenied
 from app.workflow import versions
 from catalog.db import engine_of
 from catalog.store import Catalog
 from generators.compile import Compiler
 from generators.loading import load_task_file
+from tests.accounts import admin, as_principal, ensure_account, token
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +45,7 @@ def load_task_file_from(data: dict):
 
 
 def _deploy(store, task, author: str = "alice") -> versions.Version:
-    return versions.deploy(store, versions.propose(Compiler(store), task), author)
+    return versions.deploy(store, versions.propose(Compiler(store), task), as_principal(store, author))
 
 
 def test_p2_change_deploys_without_approval_and_renders_every_env(store) -> None:
@@ -68,24 +70,26 @@ def test_review_shows_the_sql_diff_per_env(store) -> None:
 
 
 def test_an_author_cannot_approve_their_own_p0_change(store) -> None:
-    v1 = _deploy(store, _task("video_plays", priority="P0"))
+    ensure_account(store, "carol", "approver")
+    v1 = _deploy(store, _task("video_plays", priority="P0"), "carol")
     assert v1.status == "pending" and versions.deployed(store, "video_plays") is None
-    with pytest.raises(versions.VersionError, match="someone else"):
-        versions.approve(store, "video_plays", 1, "alice")
-    with pytest.raises(versions.VersionError, match="someone else"):
-        versions.approve(store, "video_plays", 1, " Alice ")
-    approved = versions.approve(store, "video_plays", 1, "bob")
+    with pytest.raises(AccessDenied, match="author of this version"):  # an approver, but the author
+        versions.approve(store, "video_plays", 1, as_principal(store, "carol"))
+    with pytest.raises(AccessDenied, match="alice is a developer: approve changes"):  # not an approver at all
+        versions.approve(store, "video_plays", 1, as_principal(store, "alice"))
+    assert versions.get(store, "video_plays", 1).status == "pending"
+    approved = versions.approve(store, "video_plays", 1, as_principal(store, "bob"))
     assert (approved.status, approved.approved_by) == ("approved", "bob")
     assert versions.deployed(store, "video_plays").version == 1
     # downgrading a P0 task to P3 is still a change to a P0 task: it needs approval too
-    v2 = _deploy(store, _task("video_plays", priority="P3"))
+    v2 = _deploy(store, _task("video_plays", priority="P3"), "carol")
     assert v2.status == "pending" and versions.deployed(store, "video_plays").version == 1
 
 
 def test_rollback_creates_a_new_version_with_old_content(store) -> None:
     _deploy(store, _task("video_plays"))
     _deploy(store, _task("video_plays", description="second"))
-    v3 = versions.rollback(store, "video_plays", 1, "carol")
+    v3 = versions.rollback(store, "video_plays", 1, as_principal(store, "bob"))
     history = versions.history(store, "video_plays")
     assert [v.version for v in history] == [1, 2, 3]
     assert v3.rollback_of == 1 and v3.config == history[0].config and v3.rendered == history[0].rendered
@@ -93,57 +97,110 @@ def test_rollback_creates_a_new_version_with_old_content(store) -> None:
     (t,) = SqlState(engine_of(store)).tasks()
     assert t.version == 3  # what the scheduler will pin next
     with pytest.raises(versions.VersionError, match="no version 9"):
-        versions.rollback(store, "video_plays", 9, "carol")
+        versions.rollback(store, "video_plays", 9, as_principal(store, "bob"))
 
 
-def _cli(home: Path, *args: str) -> Any:
+def _cli(home: Path, *args: str, token: str = "") -> Any:
     """The commands in-process (click's runner): exit codes and both streams, without a process per call."""
     from click.testing import CliRunner
 
     from app.cli.scheduling import _standalone
 
-    env = {"FORMCAST_HOME": str(home), "FORMCAST_USER": "alice", "FORMCAST_DB_URL": ""}
+    env = {"FORMCAST_HOME": str(home), "FORMCAST_DB_URL": "", "FORMCAST_TOKEN": token}
     result = CliRunner().invoke(_standalone, list(args), env=env, catch_exceptions=False)
     result.returncode = result.exit_code
     return result
 
 
 def test_cli_workflow_and_exit_codes(demo_home: Path, tmp_path: Path) -> None:
+    import functools
     import shutil
 
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(demo_home / "catalog.db", home / "catalog.db")
+    with Catalog.open(f"sqlite:///{home / 'catalog.db'}") as store:
+        boss = admin(store)
+        alice, bob, oscar = (functools.partial(_cli, home, token=token(store, boss, name))
+                             for name in ("alice", "bob", "oscar"))
     dau = str(ROOT / "examples" / "daily_active_users.json")  # P1
     plays = str(ROOT / "examples" / "video_plays.json")  # P2
-    done = _cli(home, "deploy", plays)
+    anonymous = _cli(home, "deploy", plays)
+    assert anonymous.returncode == 1 and "not signed in" in anonymous.stderr
+    done = alice("deploy", plays)
     assert done.returncode == 0 and "video_plays v1: deployed by alice" in done.stdout
-    done = _cli(home, "deploy", dau)
+    done = alice("deploy", dau)
     assert done.returncode == 0 and "waits for approval" in done.stdout
-    refused = _cli(home, "approve", "daily_active_users", "--version", "1", "--by", "alice")
-    assert refused.returncode == 1 and "someone else" in refused.stderr
-    assert _cli(home, "approve", "daily_active_users", "--version", "1", "--by", "bob").returncode == 0
-    review = _cli(home, "review", plays)
+    typed = alice("approve", "daily_active_users", "--version", "1", "--by", "bob")  # a typed name is no identity
+    assert typed.returncode == 2 and "--by" in typed.stderr and "signed-in account" in typed.stderr
+    refused = alice("approve", "daily_active_users", "--version", "1")
+    assert refused.returncode == 1 and "author of this version" in refused.stderr
+    assert bob("approve", "daily_active_users", "--version", "1").returncode == 0
+    review = alice("review", plays)
     assert review.returncode == 0 and "spark/dev: unchanged" in review.stdout
-    bad = _cli(home, "backfill", "video_plays", "--from", "2024-06-03", "--to", "2024-06-01")
+    bad = oscar("backfill", "video_plays", "--from", "2024-06-03", "--to", "2024-06-01")
     assert bad.returncode == 2 and "--to" in bad.stderr
-    bad = _cli(home, "backfill", "video_plays", "--from", "2024-13-01", "--to", "2024-06-01")
+    bad = oscar("backfill", "video_plays", "--from", "2024-13-01", "--to", "2024-06-01")
     assert bad.returncode == 2 and "--from" in bad.stderr
-    capped = _cli(home, "backfill", "video_plays", "--from", "2024-01-01", "--to", "2024-06-01", "--max", "5")
+    capped = oscar("backfill", "video_plays", "--from", "2024-01-01", "--to", "2024-06-01", "--max", "5")
     assert capped.returncode == 2 and "--max" in capped.stderr
-    dry = _cli(home, "backfill", "video_plays", "--from", "2024-06-01", "--to", "2024-06-03", "--dry-run")
+    dry = oscar("backfill", "video_plays", "--from", "2024-06-01", "--to", "2024-06-03", "--dry-run")
     assert dry.returncode == 0 and "3 instance(s) would be queued" in dry.stdout
-    assert _cli(home, "instances").stdout.count("\n") == 1  # header only: a dry run wrote nothing
-    assert _cli(home, "backfill", "video_plays", "--from", "2024-06-01", "--to", "2024-06-03").returncode == 0
-    listed = _cli(home, "instances", "--task", "video_plays", "--json")
+    assert oscar("instances").stdout.count("\n") == 1  # header only: a dry run wrote nothing
+    denied = alice("backfill", "video_plays", "--from", "2024-06-01", "--to", "2024-06-03")
+    assert denied.returncode == 1 and "operate" in denied.stderr  # a developer does not operate prod
+    assert oscar("backfill", "video_plays", "--from", "2024-06-01", "--to", "2024-06-03").returncode == 0
+    listed = oscar("instances", "--task", "video_plays", "--json")
     assert sorted((i["key"], i["kind"], i["version"]) for i in json.loads(listed.stdout)) == [
         ("2024-06-01", "backfill", 1), ("2024-06-02", "backfill", 1), ("2024-06-03", "backfill", 1)]
-    missing = _cli(home, "rollback", "nope", "--to", "1")
+    missing = alice("rollback", "nope", "--to", "1")
     assert missing.returncode == 1 and "no version" in missing.stderr
-    unknown = _cli(home, "backfill", "nope", "--from", "2024-06-01", "--to", "2024-06-01")
+    unknown = oscar("backfill", "nope", "--from", "2024-06-01", "--to", "2024-06-01")
     assert unknown.returncode == 1 and "not deployed" in unknown.stderr
 
 
 def test_load_example_files_parse() -> None:
     task, problems = load_task_file(ROOT / "examples" / "top_videos.json")
     assert task is not None and not problems
+
+
+def test_a_second_writer_of_a_table_waits_for_its_owner(store) -> None:
+    first = _deploy(store, _task("users_copy"))  # P3, writes mart.users_copy
+    assert first.status == "approved"
+    second = _deploy(store, _task("users_upsert"))  # writes mart.users_copy too
+    assert second.status == "pending"
+    review = versions.review(store, versions.propose(Compiler(store), _task("users_upsert")))
+    assert review.conflicts == ["mart.users_copy is already written by the deployed task users_copy: a table has "
+                                "one writing task"]
+    with pytest.raises(AccessDenied, match="author of this version"):
+        versions.approve(store, "users_upsert", 1, as_principal(store, "alice"))
+    # the table's owner (crm-data) is a team, not an account: an approver with `approve` on it decides
+    assert versions.approve(store, "users_upsert", 1, as_principal(store, "bob")).approved_by == "bob"
+
+
+def test_a_p3_writer_of_a_p0_input_needs_the_owner_account(store) -> None:
+    ensure_account(store, "content-data", "approver")  # mart.video_plays' owner, as an account
+    top = _deploy(store, _task("top_videos", priority="P0"))  # reads mart.video_plays
+    versions.approve(store, "top_videos", top.version, as_principal(store, "bob"))
+    plays = _deploy(store, _task("video_plays", priority="P3"))
+    assert plays.status == "pending"
+    with pytest.raises(AccessDenied, match=r"mart\.video_plays belongs to content-data"):
+        versions.approve(store, "video_plays", plays.version, as_principal(store, "bob"))
+    approved = versions.approve(store, "video_plays", plays.version, as_principal(store, "content-data"))
+    assert approved.approved_by == "content-data" and versions.deployed(store, "video_plays").version == 1
+
+
+def test_rolling_back_a_p1_task_waits_for_another_account(store) -> None:
+    v1 = _deploy(store, _task("daily_active_users"))  # P1
+    versions.approve(store, "daily_active_users", v1.version, as_principal(store, "bob"))
+    v2 = _deploy(store, _task("daily_active_users", description="second"))
+    versions.approve(store, "daily_active_users", v2.version, as_principal(store, "bob"))
+    back = versions.rollback(store, "daily_active_users", 1, as_principal(store, "alice"))
+    assert (back.version, back.status, back.rollback_of) == (3, "pending", 1)
+    assert versions.deployed(store, "daily_active_users").version == 2  # nothing moved yet
+    with pytest.raises(AccessDenied, match="author of this version"):
+        versions.approve(store, "daily_active_users", 3, as_principal(store, "alice"))
+    versions.approve(store, "daily_active_users", 3, as_principal(store, "bob"))
+    assert versions.deployed(store, "daily_active_users").version == 3
+    with pytest.raises(AccessDenied, match="vera"):
+        versions.rollback(store, "daily_active_users", 1, ensure_account(store, "vera", "viewer"))

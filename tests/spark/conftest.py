@@ -9,6 +9,7 @@ import pytest
 from app.runners import spark as spark_runner
 from catalog.store import Catalog
 from generators.compile import Compiler
+from tests.accounts import ensure_account
 from tests.support import Warehouse, table_specs, write_tables
 
 
@@ -24,4 +25,4 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> Warehouse
     write_tables(root)
     store = Catalog.open(f"sqlite:///{base / 'catalog.db'}")
     store.register_many(table_specs(root, out))
-    return Warehouse(root, out, store, Compiler(store))
+    return Warehouse(root, out, store, Compiler(store), ensure_account(store, "dev", "developer"))

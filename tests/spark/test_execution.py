@@ -101,7 +101,7 @@ def test_failed_run_leaves_target_untouched(warehouse: Warehouse) -> None:
                                                {"source": "amount_text", "target": "amount", "cast": "int"}]}
     task, _ = parse_task(bad)
     assert task is not None
-    result = runs.run(warehouse.compiler, task, warehouse.store, logical_date=DAY1)
+    result = runs.run(warehouse.compiler, task, warehouse.store, principal=warehouse.principal, logical_date=DAY1)
     assert result.status == "failed" and result.error
     assert warehouse.output("mart.order_amounts", "order_id") == before
     record = warehouse.store.get_run(result.run_id)
@@ -270,7 +270,7 @@ def test_preview_writes_nothing(warehouse: Warehouse) -> None:
     assert task is not None
     before = sorted(str(p) for p in warehouse.out.rglob("*"))
     runs_before = len(warehouse.store.runs(limit=1000))
-    result = runs.preview(warehouse.compiler, task, logical_date=DAY2, limit=10)
+    result = runs.preview(warehouse.compiler, task, principal=warehouse.principal, logical_date=DAY2, limit=10)
     assert result.status == "succeeded", result.error
     assert result.columns == ["platform", "openers", "players"]
     expected = duckdb.sql(f"""

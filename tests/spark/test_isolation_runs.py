@@ -30,6 +30,7 @@ from catalog.spec import TableSpec
 from catalog.store import Catalog, _write_specs
 from generators.compile import CompiledTask, Compiler
 from generators.loading import parse_task
+from tests.accounts import admin
 from tests.support import Warehouse
 
 DAY = date(2024, 6, 1)
@@ -72,7 +73,8 @@ class Site:
     def run(self, compiler: Compiler | None = None) -> runs.RunResult:
         task, problems = parse_task(TASK)
         assert task is not None, problems
-        return runs.run(compiler or Compiler(self.store), task, self.store, env="dev", logical_date=DAY)
+        return runs.run(compiler or Compiler(self.store), task, self.store, principal=admin(self.store), env="dev",
+                        logical_date=DAY)
 
 
 @pytest.fixture
@@ -213,7 +215,7 @@ def test_a_preview_cannot_run_java(site: Site, tmp_path: Path, call: str) -> Non
     site.store.register(site.spec(str(site.root / "dev" / "mart" / "users_copy")))
     link = tmp_path / "pwned"
     task, _ = parse_task({**TASK, "filter": f"{call.format(link=link)} IS NULL"})
-    result = runs.preview(Compiler(site.store), task, env="dev", logical_date=DAY)
+    result = runs.preview(Compiler(site.store), task, principal=admin(site.store), env="dev", logical_date=DAY)
     assert result.status == "invalid"
     assert errors(result) == [("filter", "forbidden-function")]
     assert not os.path.lexists(link)

@@ -24,6 +24,7 @@ from catalog.spec import TableSpec
 from catalog.store import Catalog
 from generators.compile import Compiler
 from generators.loading import parse_task
+from tests.accounts import admin, token
 from tests.support import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,11 +72,12 @@ def test_a_killed_spark_run_is_recovered_by_the_next_run(tmp_path: Path, warehou
              "bindings": {"spark": {"dev": {"kind": "file", "path": str(target)},
                                     "prod": {"kind": "file", "path": str(tmp_path / "prod" / "users_copy")}}}},
         )])
+        signed = token(store, admin(store))
     task_file = tmp_path / "users_copy.json"
     task_file.write_text(json.dumps(TASK))
     mark = uuid.uuid4().hex
     env = {**os.environ, "FORMCAST_HOME": str(tmp_path / "home"), "FORMCAST_DB_URL": url,
-           "FORMCAST_TEST_MARK": mark, "PYTHONPATH": str(ROOT)}
+           "FORMCAST_TEST_MARK": mark, "PYTHONPATH": str(ROOT), "FORMCAST_TOKEN": signed}
     proc = subprocess.run([sys.executable, "-c", KILLING_CLI, kill_at, "run", str(task_file), "--date", str(DAY)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == -9, proc.stderr[-3000:]
@@ -97,7 +99,7 @@ def test_a_killed_spark_run_is_recovered_by_the_next_run(tmp_path: Path, warehou
     with Catalog.open(url) as store:
         [killed] = store.runs(status="running")
         task, _ = parse_task(TASK)
-        result = runs.run(Compiler(store), task, store, logical_date=DAY)
+        result = runs.run(Compiler(store), task, store, principal=admin(store), logical_date=DAY)
         assert result.status == "succeeded", result.log
         assert any(line.startswith(f"recovered: run {killed.id[:12]} of users_copy closed as "
                                    f"{'succeeded' if committed else 'lost'}") for line in result.log), result.log

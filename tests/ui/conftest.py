@@ -14,18 +14,23 @@ REPO = Path(__file__).resolve().parents[2]
 APP_FILE = str(REPO / "app" / "ui" / "app.py")
 EXAMPLES = REPO / "examples"
 LOGICAL_DATE = "2024-06-02"
+DEMO_PASSWORDS: dict[str, str] = {}  # account -> password, filled by demo_home
 
 
 @pytest.fixture(scope="package")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A FORMCAST_HOME seeded with the demo (a few seconds, once)."""
+    """A FORMCAST_HOME seeded with the demo and its accounts (admin, alice, bob, oscar, vera; a few seconds, once)."""
     from app.demo.seed import register_demo, seed_demo
+    from app.security import demo as demo_accounts
     from catalog.store import Catalog
+    from tests.accounts import PASSWORD, admin
 
     home = tmp_path_factory.mktemp("ui_home")
     info = seed_demo(home, days=3)
     with Catalog.open(f"sqlite:///{home / 'catalog.db'}") as catalog:
         register_demo(catalog, info)
+        DEMO_PASSWORDS.update(demo_accounts.ensure(catalog, admin(catalog)).passwords)  # as `formcast demo` does
+        DEMO_PASSWORDS["admin"] = PASSWORD
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FORMCAST_HOME", str(home))
         mp.delenv("FORMCAST_DB_URL", raising=False)
@@ -36,15 +41,38 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture
 def app(demo_home: Path) -> Any:
-    """A fresh AppTest of the whole app (tasks folder emptied first)."""
+    """A fresh AppTest of the whole app, signed in as admin (tasks folder emptied first)."""
     import shutil
 
+    shutil.rmtree(demo_home / "tasks", ignore_errors=True)
+    return signed_in_app(demo_home, "admin")
+
+
+def signed_in_app(home: Path, account: str) -> Any:
+    """An AppTest of the whole app with `account` signed in (a real session token, as the sign-in page stores)."""
     from streamlit.testing.v1 import AppTest
 
-    shutil.rmtree(demo_home / "tasks", ignore_errors=True)
+    from catalog.store import Catalog
+    from tests.accounts import session
+
+    with Catalog.open(f"sqlite:///{home / 'catalog.db'}") as catalog:
+        token = session(catalog, account)
     at = AppTest.from_file(APP_FILE, default_timeout=60)
+    at.session_state["auth_token"] = token
     at.run()
-    assert not at.exception
+    assert not at.exception, at.exception
+    return at
+
+
+def sign_in_as(at: Any, home: Path, account: str) -> Any:
+    """Switch the signed-in account of a running AppTest."""
+    from catalog.store import Catalog
+    from tests.accounts import session
+
+    with Catalog.open(f"sqlite:///{home / 'catalog.db'}") as catalog:
+        at.session_state["auth_token"] = session(catalog, account)
+    at.run()
+    assert not at.exception, at.exception
     return at
 
 
@@ -111,6 +139,7 @@ def ops_template(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     from catalog.store import Catalog
     from generators.compile import Compiler
     from generators.loading import parse_task
+    from tests.accounts import as_principal
     from tests.scheduler.sim import Sim
 
     folder = tmp_path_factory.mktemp("ops_template")
@@ -119,13 +148,14 @@ def ops_template(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> P
                                     "sla": {"deadline": "03:00", "timezone": "UTC"}}
     with Catalog.open(f"sqlite:///{folder / 'catalog.db'}") as catalog:
         compiler = Compiler(catalog)
+        alice, bob = as_principal(catalog, "alice"), as_principal(catalog, "bob")
         options = versions.TaskOptions(retries=0)
         for doc in (example("video_plays"), top):
             task, problems = parse_task(doc)
             assert task is not None, problems
-            version = versions.deploy(catalog, versions.propose(compiler, task), "alice", options)
+            version = versions.deploy(catalog, versions.propose(compiler, task), alice, options)
             if version.status == "pending":
-                versions.approve(catalog, task.name, version.version, "bob")
+                versions.approve(catalog, task.name, version.version, bob)
         state = SqlState(engine_of(catalog))
         core = Scheduler(state, SchedulerConfig(catchup=3 * 86400, sla_interval=0), owner="ui-test")
         start = datetime(*OPS_NOW, tzinfo=UTC).timestamp()
@@ -133,8 +163,8 @@ def ops_template(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> P
             "top_videos", "2024-06-02") else "succeeded")
         sim.run(start, start + 30 * 60)
         task, _ = parse_task(top | {"description": "v2"})
-        v2 = versions.deploy(catalog, versions.propose(compiler, task), "alice")
-        versions.approve(catalog, "top_videos", v2.version, "bob")
+        v2 = versions.deploy(catalog, versions.propose(compiler, task), alice)
+        versions.approve(catalog, "top_videos", v2.version, bob)
     return folder / "catalog.db"
 
 
@@ -152,12 +182,8 @@ def ops_home(ops_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 @pytest.fixture
 def ops_app(ops_home: Path) -> Any:
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(APP_FILE, default_timeout=60)
-    at.run()
-    assert not at.exception
-    return at
+    """The ops workspace's app, signed in as admin."""
+    return signed_in_app(ops_home, "admin")
 
 
 def graphviz_dots(at: Any) -> list[str]:

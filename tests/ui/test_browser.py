@@ -1,5 +1,6 @@
-"""A real browser: `formcast ui` in a subprocess, headless Chromium builds an aggregate task by clicking and
-typing, sees the SQL, runs the preview, sees the rows, saves, and finds the file on disk."""
+"""A real browser: `formcast ui` in a subprocess, headless Chromium signs in, builds an aggregate task by clicking
+and typing, sees the SQL, runs the preview, sees the rows, saves, and finds the file on disk; a viewer signs in
+and sees no Save or Deploy control, and signing out ends the session."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from app.cli.ui import streamlit_command, ui_environment
-from tests.ui.conftest import LOGICAL_DATE, REPO
+from tests.ui.conftest import DEMO_PASSWORDS, LOGICAL_DATE, REPO
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -60,20 +61,38 @@ def server(demo_home: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(server: str) -> Iterator[Any]:
+def browser() -> Iterator[Any]:
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1600, "height": 1400})
-        context.set_default_timeout(30_000)
-        pg = context.new_page()
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            yield pg
+            yield launched
         finally:
-            browser.close()
+            launched.close()
+
+
+def _new_page(browser: Any) -> Any:
+    """A page in a fresh context: its own cookies and Streamlit session (a new browser, as far as the app knows)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1400})
+    context.set_default_timeout(30_000)
+    return context.new_page()
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any) -> Any:
+    return _new_page(browser)
+
+
+def _sign_in(pg: Any, server: str, account: str) -> None:
+    pg.goto(server)
+    pg.get_by_role("heading", name="Sign in to Formcast").wait_for()
+    pg.locator(".st-key-signin_name input").fill(account)
+    pg.locator(".st-key-signin_password input").fill(DEMO_PASSWORDS[account])
+    pg.locator(".st-key-signin_go button").click()
+    pg.get_by_text(re.compile(rf"Signed in as {account} ")).wait_for()
 
 
 # --- finding generated widgets: class st-key-fc<gen>-<path with non-word characters as "-"> ------
@@ -138,6 +157,13 @@ def _add(pg: Any, path: str) -> None:
 def test_build_preview_and_save_an_aggregate_task(page: Any, server: str, demo_home: Path) -> None:
     pg = page
     pg.goto(server)
+    pg.get_by_role("heading", name="Sign in to Formcast").wait_for()
+    assert not pg.get_by_role("heading", name="Tasks", exact=True).count()  # nothing before signing in
+    pg.locator(".st-key-signin_name input").fill("alice")
+    pg.locator(".st-key-signin_password input").fill("not her password")
+    pg.locator(".st-key-signin_go button").click()
+    pg.get_by_text("the account name or password is wrong").wait_for()
+    _sign_in(pg, server, "alice")  # a developer
     pg.get_by_role("heading", name="Tasks", exact=True).wait_for()
     _choose(pg, pg.locator(".st-key-new_kind"), "aggregate", editor=False)
     pg.locator(".st-key-new_name input").fill("browser_dau")
@@ -196,3 +222,45 @@ def test_build_preview_and_save_an_aggregate_task(page: Any, server: str, demo_h
     assert rows > 10  # 9 app versions x 3 platforms in the demo
     (ARTIFACTS / "timings.json").write_text(json.dumps({"preview_seconds": timings}))
     assert not list((demo_home / "data" / "dev" / "mart").glob("daily_active_users/ds=2024-06-02"))  # never writes
+
+
+def test_a_viewer_sees_no_save_or_deploy_and_signing_out_ends_the_session(browser: Any, server: str,
+                                                                           demo_home: Path) -> None:
+    from app.security import identity
+    from app.workflow.task_store import TaskStore
+    from catalog.db import engine_of, transaction
+    from catalog.store import Catalog
+    from generators.loading import parse_task
+    from tests.ui.conftest import example
+
+    task, _ = parse_task(example("video_plays"))
+    store = TaskStore.for_home(demo_home)
+    if not store.exists("video_plays"):
+        store.save(task, None)
+    pg = _new_page(browser)
+    _sign_in(pg, server, "vera")
+    pg.get_by_role("heading", name="Tasks", exact=True).wait_for()
+    pg.get_by_text(re.compile("You are a viewer")).wait_for()
+    assert not pg.locator(".st-key-new_create").count()  # no creating, importing, deleting
+    pg.locator(".st-key-open_video_plays button").click()
+    pg.get_by_role("heading", name="Task editor", exact=True).wait_for()
+    try:  # the SQL is visible (the first compile of a page can be slow on a busy machine)
+        pg.locator('[data-testid="stCode"]').filter(has_text="INSERT").first.wait_for(timeout=120_000)
+    except Exception:
+        pg.screenshot(path=str(ARTIFACTS / "viewer-failure.png"), full_page=True)
+        raise
+    pg.get_by_text(re.compile("Read-only: viewers do not edit tasks")).wait_for()
+    pg.get_by_role("tab", name=re.compile("Review & deploy")).click()
+    pg.locator(".st-key-review_go button").click()
+    pg.get_by_text(re.compile("may not deploy tasks writing mart.video_plays")).wait_for()
+    assert not pg.locator(".st-key-editor_save").count() and not pg.locator(".st-key-review_deploy").count()
+    assert not pg.get_by_role("link", name="Admin").count()
+    pg.screenshot(path=str(ARTIFACTS / "viewer.png"), full_page=True)
+
+    pg.locator(".st-key-sign_out button").click()
+    pg.get_by_role("heading", name="Sign in to Formcast").wait_for()
+    with Catalog.open(f"sqlite:///{demo_home / 'catalog.db'}") as catalog, transaction(engine_of(catalog)) as conn:
+        sessions = identity.list_tokens(conn, "vera", kinds=("session",))
+    assert sessions and all(t.state() == "revoked" for t in sessions)  # signing out ended the session for good
+    pg.reload()
+    pg.get_by_role("heading", name="Sign in to Formcast").wait_for()

@@ -8,15 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from app.security import audit
 from app.workflow import versions
 from catalog.store import Catalog
-from tests.ui.conftest import example, graphviz_dots, open_doc
-
-
-def _as(at: Any, user: str) -> None:
-    """The sidebar's "Your name" (AppTest does not keep the entry script's sidebar after the first run)."""
-    at.session_state["ui_user"] = user
-    at.run()
+from tests.ui.conftest import example, graphviz_dots, open_doc, sign_in_as
 
 
 def _catalog(home: Path) -> Catalog:
@@ -64,7 +59,7 @@ def test_editor_draws_the_lineage_of_the_unsaved_task_from_its_compile(ops_app: 
 
 
 def test_review_diff_deploy_and_the_author_cannot_approve_a_p0_change(ops_app: Any, ops_home: Path) -> None:
-    _as(ops_app, "alice")
+    sign_in_as(ops_app, ops_home, "alice")  # a developer
     changed = example("video_plays") | {"priority": "P0",
                                         "filter": "ds = '{{ ds }}' AND event = 'play' AND duration_ms > 1000"}
     open_doc(ops_app, changed)
@@ -76,26 +71,32 @@ def test_review_diff_deploy_and_the_author_cannot_approve_a_p0_change(ops_app: A
     assert any("non-breaking change" in s.value for s in ops_app.success)
     assert any("waits for approval" in i.value for i in ops_app.info)
     ops_app.button(key="review_deploy").click().run()
-    assert any("v2 stored" in w.value and "someone other than alice" in w.value for w in ops_app.warning)
+    assert any("v2 stored" in w.value and "another account than alice" in w.value for w in ops_app.warning)
     with _catalog(ops_home) as catalog:
         assert versions.deployed(catalog, "video_plays").version == 1  # pending, not deployed
         assert versions.get(catalog, "video_plays", 2).status == "pending"
-    approve = ops_app.button(key="approve_2")
-    assert approve.disabled and any("someone else must approve" in c.value for c in ops_app.caption)
-    _as(ops_app, "bob")
-    assert not ops_app.button(key="approve_2").disabled
+    assert not [b for b in ops_app.button if b.key == "approve_2"]  # the author sees no Approve button...
+    assert any("cannot approve v2" in c.value and "author of this version" in c.value for c in ops_app.caption)
+    sign_in_as(ops_app, ops_home, "bob")  # ...an approver does
     ops_app.button(key="approve_2").click().run()
     assert any("v2 approved by bob and deployed" in s.value for s in ops_app.success)
     with _catalog(ops_home) as catalog:
         deployed = versions.deployed(catalog, "video_plays")
         assert (deployed.version, deployed.author, deployed.approved_by) == (2, "alice", "bob")
+        assert [(e.actor, e.outcome) for e in audit.entries(catalog, action="approve", target="video_plays")] == [
+            ("bob", "ok")]
     history = next(d.value for d in ops_app.dataframe if "approved by" in d.value.columns)
     assert list(history["version"]) == [2, 1] and list(history["deployed"]) == [True, False]
+    # rolling a P0 task back is a change like any other: it waits for another account's approval
     ops_app.selectbox(key="rollback_to").set_value(1)
     ops_app.button(key="rollback_go").click().run()
+    assert any("waits for approval" in w.value for w in ops_app.warning)
+    assert not [b for b in ops_app.button if b.key == "approve_3"]  # bob rolled back: bob cannot approve it
+    sign_in_as(ops_app, ops_home, "admin")
+    ops_app.button(key="approve_3").click().run()
     with _catalog(ops_home) as catalog:
         rolled = versions.deployed(catalog, "video_plays")
-        assert (rolled.version, rolled.rollback_of, rolled.author) == (3, 1, "bob")
+        assert (rolled.version, rolled.rollback_of, rolled.author, rolled.approved_by) == (3, 1, "bob", "admin")
 
 
 def test_a_breaking_change_read_by_a_p1_task_needs_acknowledgement(ops_app: Any, ops_home: Path) -> None:
@@ -104,7 +105,7 @@ def test_a_breaking_change_read_by_a_p1_task_needs_acknowledgement(ops_app: Any,
         data = spec.model_dump(mode="json")
         data["columns"] = [c for c in data["columns"] if c["name"] != "viewers"]
         catalog.register(type(spec).model_validate(data))
-    _as(ops_app, "carol")
+    sign_in_as(ops_app, ops_home, "alice")
     proposal = example("video_plays")
     proposal["metrics"] = [m for m in proposal["metrics"] if m["name"] != "viewers"]
     open_doc(ops_app, proposal)
@@ -118,13 +119,13 @@ def test_a_breaking_change_read_by_a_p1_task_needs_acknowledgement(ops_app: Any,
     ops_app.checkbox(key="review_ack").check().run()
     assert not ops_app.button(key="review_deploy").disabled
     ops_app.button(key="review_deploy").click().run()
-    assert any("v2 deployed by carol" in s.value for s in ops_app.success)  # a P2 task: no approval needed
+    assert any("v2 deployed by alice" in s.value for s in ops_app.success)  # a P2 task: no approval needed
     with _catalog(ops_home) as catalog:
         assert "viewers" not in json.dumps(versions.deployed(catalog, "video_plays").config["metrics"])
 
 
-def test_editing_after_a_review_asks_for_a_new_one(ops_app: Any) -> None:
-    _as(ops_app, "alice")
+def test_editing_after_a_review_asks_for_a_new_one(ops_app: Any, ops_home: Path) -> None:
+    sign_in_as(ops_app, ops_home, "alice")
     open_doc(ops_app, example("video_plays") | {"description": "changed"})
     ops_app.button(key="review_go").click().run()
     assert any("unchanged" in m.value for m in ops_app.markdown)  # the SQL does not change...

@@ -128,8 +128,10 @@ def test_ui_command_runs_streamlit_with_the_home(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("FORMCAST_HOME", str(tmp_path))
     command = streamlit_command()
     assert command[1:5] == ["-m", "streamlit", "run", str(APP_FILE)]
-    assert command[5:] == ["--server.port", "8501", "--server.headless", "true"]
+    assert command[5:] == ["--server.port", "8501", "--server.headless", "true", "--client.toolbarMode", "viewer"]
     assert ui_environment()["FORMCAST_HOME"] == str(tmp_path.resolve())
+    monkeypatch.setenv("FORMCAST_TOKEN", "fct_000000000000_" + "a" * 43)
+    assert "FORMCAST_TOKEN" not in ui_environment()  # the UI acts as whoever signs in, never as the CLI
 
 
 @pytest.mark.parametrize("bomb", ["{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",

@@ -16,6 +16,7 @@ from app.workflow.task_store import HistoryEntry, TaskStore, TaskStoreError
 from catalog.spec import JdbcBinding, TableSpec
 from catalog.store import Catalog
 from generators.loading import parse_task
+from tests.accounts import admin, token
 
 TASK = {"name": "copy_users", "kind": "sync", "source": "app.users", "target": {"table": "mart.users_copy"}}
 
@@ -105,6 +106,8 @@ def test_catalog_add_refuses_a_dev_table_in_a_prod_tree(tmp_path: Path, monkeypa
     url = f"sqlite:///{tmp_path / 'c.db'}"
     monkeypatch.setenv("FORMCAST_DB_URL", url)
     monkeypatch.setenv("FORMCAST_HOME", str(tmp_path / "home"))
+    with Catalog.open(url) as store:  # registering tables takes an account that may (the admin)
+        monkeypatch.setenv("FORMCAST_TOKEN", token(store, admin(store)))
     prod = tmp_path / "data" / "prod"
     (prod / "mart").mkdir(parents=True)
     os.symlink(prod, tmp_path / "shortcut")

@@ -72,14 +72,18 @@ def editor_pane() -> None:
     engine = controls[0].selectbox("Engine", ["spark", "flink"], key="editor_engine",
                                    index=0 if current.get("engine", "spark") == "spark" else 1)
     env = controls[1].selectbox("Environment", ["dev", "prod"], key="editor_env")
-    controls[2].button("💾 Save", key="editor_save", type="primary", on_click=_save, width="stretch")
+    editable = state.can("edit")
+    if editable:
+        controls[2].button("💾 Save", key="editor_save", type="primary", on_click=_save, width="stretch")
+    else:
+        controls[2].caption(f"Read-only: {state.me().role}s do not edit tasks.")
     controls[3].download_button("⬇ Export JSON", data=json.dumps(current, indent=2) + "\n",
                                 file_name=f"{current.get('name') or 'task'}.json", mime="application/json",
                                 key="editor_export", width="stretch")
     message = ss.pop("save_message", None)
     if message:
         getattr(st, message[0])(message[1])
-    if ss.get("conflict"):
+    if ss.get("conflict") and editable:
         st.warning(ss["conflict"]["message"] + ". Reload the saved version (your edits are lost) or overwrite it?")
         c1, c2 = st.columns(2)
         c1.button("Reload from disk", key="conflict_reload", on_click=_reload)

@@ -13,6 +13,7 @@ import streamlit as st
 from app.scheduler import backfill as bf
 from app.scheduler.core import Scheduler
 from app.scheduler.model import TERMINAL
+from app.security.policy import AccessDenied
 from app.ui import ops, state
 
 st.title("Operations")
@@ -94,15 +95,20 @@ with grid_tab:
                             lines.append("  " + record.error.replace("\n", "\n  "))
                 st.code("\n".join(lines) or "(no attempts)", language="text")
             finished = inst.state in TERMINAL
-            if st.button(f"↻ Rerun {inst.task} {inst.key} (v{inst.version})", key="ops_rerun", disabled=not finished,
-                         help="Reset it so the scheduler runs it again, with the version it first ran with."
-                         if finished else "Only a finished (succeeded or failed) instance can be rerun."):
+            target = deployed[inst.task].target if inst.task in deployed else "-"
+            if not state.can("operate", target, "prod"):
+                st.caption(f"Reruns of {inst.task} need operate on {target}: "
+                           f"{state.decision('operate', target, 'prod').message}.")
+            elif st.button(f"↻ Rerun {inst.task} {inst.key} (v{inst.version})", key="ops_rerun",
+                           disabled=not finished,
+                           help="Reset it so the scheduler runs it again, with the version it first ran with."
+                           if finished else "Only a finished (succeeded or failed) instance can be rerun."):
                 try:
-                    again = ops.rerun(sched, inst.id, time.time())
+                    again = ops.rerun(sched, inst.id, time.time(), state.me(), target)
                     st.session_state["ops_message"] = (
                         "success", f"{again.task} {again.key} requeued ({again.state}, pinned v{again.version}): "
                                    "the scheduler runs it at its next tick.")
-                except ops.RerunError as err:
+                except (ops.RerunError, AccessDenied) as err:
                     st.session_state["ops_message"] = ("error", str(err))
                 st.rerun()
 
@@ -151,15 +157,20 @@ with backfill_tab:
         elif shown:
             st.caption("The form changed since the dry run: run it again.")
         ready = current is not None and 0 < current["plan"].size <= cap
-        if d2.button("Queue backfill", key="bf_go", type="primary", disabled=not ready,
-                     help="Run a dry run of these settings first."):
+        if not state.can("operate", t.target, "prod"):
+            d2.caption(f"Backfills need operate on {t.target}: {state.decision('operate', t.target, 'prod').message}.")
+        elif d2.button("Queue backfill", key="bf_go", type="primary", disabled=not ready,
+                       help="Run a dry run of these settings first."):
             plan = bf.plan(sched, t, start, end, mode)  # again: the state may have moved since the dry run
             if plan.size > cap:
                 st.session_state["ops_message"] = ("error", f"now {plan.size} instances, more than the max {int(cap)}")
             else:
-                queued = bf.apply(sched, Scheduler(sched), t, plan, time.time())
-                st.session_state["ops_message"] = ("success", f"{queued} instance(s) queued for {bf_task} "
-                                                              "(backfill class: never ahead of scheduled work).")
+                try:
+                    queued = bf.apply(sched, Scheduler(sched), t, plan, time.time(), state.me())
+                    st.session_state["ops_message"] = ("success", f"{queued} instance(s) queued for {bf_task} "
+                                                                  "(backfill class: never ahead of scheduled work).")
+                except AccessDenied as err:
+                    st.session_state["ops_message"] = ("error", str(err))
             st.session_state.pop("bf_plan", None)
             st.rerun()
 

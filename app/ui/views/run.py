@@ -21,12 +21,16 @@ else:
     engine_note = "engine warm" if warmer.ready else ("starting the engine…" if warmer.thread else "")
     limit = st.number_input("Rows", min_value=1, max_value=1000, value=50, step=10, key="preview_limit")
     if st.button("▶ Preview on a sample (dev)", key="run_preview", type="primary", help=engine_note):
-        from app.workflow.runs import preview
+        from app.security.policy import AccessDenied
+        from app.workflow.runs import RunResult, preview
 
         started = time.perf_counter()
         with st.status("Running the preview on Spark…", expanded=True) as status:
-            result = preview(state.compiler(), task, env="dev", logical_date=state.logical_date(), limit=int(limit),
-                             emit=status.write)
+            try:
+                result = preview(state.compiler(), task, principal=state.me(), env="dev",
+                                 logical_date=state.logical_date(), limit=int(limit), emit=status.write)
+            except AccessDenied as err:  # read on a source is missing: nothing ran
+                result = RunResult(run_id="", status="denied", error=f"denied: {err}")
             elapsed = time.perf_counter() - started
             label = f"Preview {result.status} in {elapsed:.2f} s"
             status.update(label=label, state="complete" if result.status == "succeeded" else "error",

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import streamlit as st
 from croniter import croniter
 
+from app.security.policy import article
 from app.ui import state
 from app.workflow.task_store import ConflictError, referenced_tables
 
@@ -76,7 +77,10 @@ else:
 deadline_ok = not deadline or (len(deadline) == 5 and deadline[2] == ":" and deadline.replace(":", "").isdigit())
 if not deadline_ok:
     st.error("The SLA deadline is HH:MM, e.g. 08:00")
-if st.button("Apply to the task and save", key="sched_save", type="primary", disabled=not (valid_cron and deadline_ok)):
+if not state.can("edit"):
+    st.caption(f"You are {article(state.me().role)}: schedules are changed by developers, approvers and admins.")
+elif st.button("Apply to the task and save", key="sched_save", type="primary",
+               disabled=not (valid_cron and deadline_ok)):
     new_doc = dict(doc)
     new_doc.pop("schedule", None)
     new_doc.pop("sla", None)

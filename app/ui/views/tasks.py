@@ -4,6 +4,7 @@ from datetime import datetime
 
 import streamlit as st
 
+from app.security.policy import article
 from app.ui import state
 from app.workflow.task_store import ConflictError, InvalidTaskError, TaskStoreError
 from generators.tasks import KINDS
@@ -26,34 +27,39 @@ def _new(doc: dict) -> None:
 if st.session_state.pop("goto_editor", False):
     st.switch_page("views/editor.py")
 
-new_col, gallery_col, import_col = st.columns(3, gap="large")
-with new_col, st.container(border=True):
-    st.subheader("New task")
-    kind = st.selectbox("Kind", list(KINDS), key="new_kind",
-                        format_func=lambda k: f"{k} — {(KINDS[k].__doc__ or '').strip()}")
-    name = st.text_input("Name", key="new_name", placeholder="daily_active_users")
-    if st.button("Create", key="new_create", type="primary", disabled=not name):
-        _new({"name": name, "kind": kind})
-        st.rerun()
-with gallery_col, st.container(border=True):
-    st.subheader("From the gallery")
-    for i, (title, file_name) in enumerate(state.GALLERY):
-        example = state.load_example(file_name)
-        if st.button(title, key=f"gallery_{i}", help=example.get("description"), width="stretch"):
-            _new(example)
+editable = state.can("edit")
+if editable:
+    new_col, gallery_col, import_col = st.columns(3, gap="large")
+    with new_col, st.container(border=True):
+        st.subheader("New task")
+        kind = st.selectbox("Kind", list(KINDS), key="new_kind",
+                            format_func=lambda k: f"{k} — {(KINDS[k].__doc__ or '').strip()}")
+        name = st.text_input("Name", key="new_name", placeholder="daily_active_users")
+        if st.button("Create", key="new_create", type="primary", disabled=not name):
+            _new({"name": name, "kind": kind})
             st.rerun()
-with import_col, st.container(border=True):
-    st.subheader("Import")
-    upload = st.file_uploader("Task config (JSON)", type=["json"], key="import_file")
-    overwrite = st.checkbox("Overwrite a saved task of the same name", key="import_overwrite")
-    if upload is not None and st.button("Import", key="import_go"):
-        try:
-            stored = store.import_text(upload.getvalue().decode("utf-8"), overwrite=overwrite)
-            st.success(f"Imported {stored.name}")
-        except InvalidTaskError as err:
-            st.error(str(err) + "\n\n" + "\n".join(f"- `{d.path or '<task>'}`: {d.message}" for d in err.diagnostics))
-        except (ConflictError, TaskStoreError) as err:
-            st.error(str(err))
+    with gallery_col, st.container(border=True):
+        st.subheader("From the gallery")
+        for i, (title, file_name) in enumerate(state.GALLERY):
+            example = state.load_example(file_name)
+            if st.button(title, key=f"gallery_{i}", help=example.get("description"), width="stretch"):
+                _new(example)
+                st.rerun()
+    with import_col, st.container(border=True):
+        st.subheader("Import")
+        upload = st.file_uploader("Task config (JSON)", type=["json"], key="import_file")
+        overwrite = st.checkbox("Overwrite a saved task of the same name", key="import_overwrite")
+        if upload is not None and st.button("Import", key="import_go"):
+            try:
+                stored = store.import_text(upload.getvalue().decode("utf-8"), overwrite=overwrite)
+                st.success(f"Imported {stored.name}")
+            except InvalidTaskError as err:
+                st.error(str(err) + "\n\n" + "\n".join(f"- `{d.path or '<task>'}`: {d.message}"
+                                                       for d in err.diagnostics))
+            except (ConflictError, TaskStoreError) as err:
+                st.error(str(err))
+else:
+    st.caption(f"You are {article(state.me().role)}: you can open and export tasks, not create, change or delete them.")
 
 st.subheader("Saved tasks")
 entries = store.list()
@@ -71,6 +77,10 @@ for entry in entries:
         with actions:
             b1, b2, b3, b4 = st.columns(4)
             b1.button("Open", key=f"open_{entry.name}", on_click=_open, args=(entry.name,))
+            b3.download_button("Export", data=store.export_text(entry.name), file_name=f"{entry.name}.json",
+                               mime="application/json", key=f"export_{entry.name}")
+            if not editable:
+                continue
             with b2.popover("Duplicate"):
                 copy = st.text_input("New name", value=f"{entry.name}_copy", key=f"dup_name_{entry.name}")
                 if st.button("Duplicate", key=f"dup_{entry.name}"):
@@ -79,8 +89,6 @@ for entry in entries:
                         st.rerun()
                     except TaskStoreError as err:
                         st.error(str(err))
-            b3.download_button("Export", data=store.export_text(entry.name), file_name=f"{entry.name}.json",
-                               mime="application/json", key=f"export_{entry.name}")
             if b4.button("Delete", key=f"delete_{entry.name}"):
                 st.session_state["confirm_delete"] = (entry.name, entry.version)
                 st.rerun()

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_publish"
-down_revision = "0004_scheduler"
+down_revision = "0005_security"
 branch_labels = None
 depends_on = None
 
